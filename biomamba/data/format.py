@@ -1,0 +1,271 @@
+"""The token-shard format: the one contract between data preparation and the loader.
+
+A prepared split is a folder::
+
+    <split_dir>/
+        manifest.json                  # written last, atomically
+        shard-000000.tar               # WebDataset tar shards
+        shard-000001.tar
+        ...
+
+Each shard holds one sample per document, with the WebDataset key equal to the
+document id with dots replaced by ``_`` (``pmid:12345``, ``pmc:PMC1234567``):
+
+* ``<key>.tokens.npy`` — ``numpy.save`` of a 1-D ``uint16`` (vocab <= 65536) or
+  ``uint32`` array: the document's tokens followed by one EOS token.
+* ``<key>.json`` — ``{"id", "bytes", ...metadata}`` where ``bytes`` is the
+  UTF-8 byte length of the text that was tokenized (EOS excluded); used for
+  bits-per-byte.
+
+``manifest.json`` (keys are a contract; see :func:`new_manifest`):
+
+``format`` (``"biomamba-shards/1"``), ``split``, ``dtype``, ``eos_id``,
+``vocab_size``, ``tokenizer`` ({``kind``, ``hash``, ``path``}), ``shard_pattern``
+(brace notation), ``shards`` (list of {``name``, ``documents``, ``tokens``,
+``bytes``, ``size``, ``sha256``}), ``totals`` ({``documents``, ``tokens``,
+``bytes``, ``shards``}), ``config`` (the producing job's resolved config) and
+``versions`` (package versions).
+
+Shards are written to ``<name>.tmp.<pid>`` and renamed, so a killed job never
+leaves a file under a final shard name; tar headers use ``mtime=0`` and fixed
+owner names so a rerun is byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+FORMAT = "biomamba-shards/1"
+MANIFEST = "manifest.json"
+SHARD_TEMPLATE = "shard-{:06d}.tar"
+
+
+class ShardFormatError(ValueError):
+    """A manifest or shard does not follow this format (message names the file)."""
+
+
+def doc_key(doc_id: str) -> str:
+    """WebDataset key for a document id (WebDataset splits keys at the first dot)."""
+    return doc_id.replace(".", "_")
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 65536 else np.dtype(np.uint32)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file + fsync + rename."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def encode_tokens(tokens: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(tokens), allow_pickle=False)
+    return buf.getvalue()
+
+
+def decode_tokens(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+@dataclass
+class ShardEntry:
+    name: str
+    documents: int
+    tokens: int
+    bytes: int
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ShardWriter:
+    """Write one shard: ``add()`` documents, then ``close()`` renames into place.
+
+    ``tokens`` passed to :meth:`add` must already end with EOS.  Nothing appears
+    under the final name until :meth:`close` succeeds.
+    """
+
+    path: Path
+    dtype: np.dtype
+    _tmp: Path = field(init=False)
+    _file: io.BufferedWriter = field(init=False)
+    _writer: object = field(init=False)
+    documents: int = 0
+    tokens: int = 0
+    nbytes: int = 0
+
+    def __post_init__(self) -> None:
+        import webdataset as wds
+
+        self.path = Path(self.path)
+        self.dtype = np.dtype(self.dtype)
+        self._tmp = self.path.with_name(f"{self.path.name}.tmp.{os.getpid()}")
+        self._file = open(self._tmp, "wb")
+        # mtime=0 and fixed user/group make the tar byte-identical across reruns.
+        self._writer = wds.TarWriter(self._file, user="biomamba", group="biomamba", mtime=0.0)
+
+    def add(self, doc_id: str, tokens: Iterable[int] | np.ndarray, text_bytes: int, meta: dict | None = None) -> int:
+        arr = np.asarray(tokens)
+        if arr.ndim != 1 or arr.size == 0:
+            raise ShardFormatError(f"{doc_id}: tokens must be a non-empty 1-D sequence")
+        if arr.max(initial=0) > np.iinfo(self.dtype).max:
+            raise ShardFormatError(f"{doc_id}: token id {int(arr.max())} does not fit {self.dtype}")
+        arr = arr.astype(self.dtype, copy=False)
+        info = {"id": doc_id, "bytes": int(text_bytes)}
+        if meta:
+            info.update({k: v for k, v in meta.items() if k not in info})
+        self._writer.write(
+            {
+                "__key__": doc_key(doc_id),
+                "tokens.npy": encode_tokens(arr),
+                "json": json.dumps(info, sort_keys=True, ensure_ascii=False).encode("utf-8"),
+            }
+        )
+        self.documents += 1
+        self.tokens += int(arr.size)
+        self.nbytes += int(text_bytes)
+        return int(arr.size)
+
+    def close(self) -> ShardEntry:
+        self._writer.close()  # closes the tar stream and the file object
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        digest = sha256_file(self._tmp)
+        size = self._tmp.stat().st_size
+        os.replace(self._tmp, self.path)
+        return ShardEntry(self.path.name, self.documents, self.tokens, self.nbytes, size, digest)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            if not self._file.closed:
+                self._file.close()
+            self._tmp.unlink(missing_ok=True)
+
+
+def brace_pattern(names: list[str]) -> str:
+    """``shard-{000000..000011}.tar`` for contiguous numbered shards, else a comma list."""
+    nums = []
+    for n in names:
+        m = re.fullmatch(r"shard-(\d{6})\.tar", n)
+        if not m:
+            return ",".join(names)
+        nums.append(int(m.group(1)))
+    if not nums:
+        return ""
+    if nums == list(range(nums[0], nums[0] + len(nums))):
+        if len(nums) == 1:
+            return names[0]
+        return f"shard-{{{nums[0]:06d}..{nums[-1]:06d}}}.tar"
+    return ",".join(names)
+
+
+def new_manifest(
+    split: str,
+    shards: list[ShardEntry | dict],
+    *,
+    vocab_size: int,
+    eos_id: int,
+    tokenizer: dict,
+    config: dict | None = None,
+    versions: dict | None = None,
+) -> dict:
+    entries = [s.to_dict() if isinstance(s, ShardEntry) else dict(s) for s in shards]
+    entries.sort(key=lambda e: e["name"])
+    return {
+        "format": FORMAT,
+        "split": split,
+        "dtype": token_dtype(vocab_size).name,
+        "eos_id": int(eos_id),
+        "vocab_size": int(vocab_size),
+        "tokenizer": tokenizer,
+        "shard_pattern": brace_pattern([e["name"] for e in entries]),
+        "shards": entries,
+        "totals": {
+            "documents": sum(e["documents"] for e in entries),
+            "tokens": sum(e["tokens"] for e in entries),
+            "bytes": sum(e["bytes"] for e in entries),
+            "shards": len(entries),
+        },
+        "config": config or {},
+        "versions": versions or {},
+    }
+
+
+REQUIRED_KEYS = ("format", "split", "dtype", "eos_id", "vocab_size", "tokenizer", "shards", "totals")
+
+
+def read_manifest(split_dir: str | os.PathLike) -> dict:
+    """Load and check ``<split_dir>/manifest.json``; errors name the file and the problem."""
+    split_dir = Path(split_dir)
+    path = split_dir / MANIFEST if split_dir.is_dir() or not split_dir.name.endswith(".json") else split_dir
+    if not path.is_file():
+        raise ShardFormatError(
+            f"no manifest at {path}: run `python -m data_prep shard ...` (or merge-manifest) for this split first"
+        )
+    try:
+        m = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ShardFormatError(f"{path}: not valid JSON ({exc}); the prep job may have been interrupted — rerun it") from exc
+    missing = [k for k in REQUIRED_KEYS if k not in m]
+    if missing:
+        raise ShardFormatError(f"{path}: missing keys {missing}")
+    if m["format"] != FORMAT:
+        raise ShardFormatError(f"{path}: format {m['format']!r}, this version reads {FORMAT!r}")
+    for e in m["shards"]:
+        for k in ("name", "documents", "tokens", "bytes", "sha256"):
+            if k not in e:
+                raise ShardFormatError(f"{path}: shard entry {e.get('name', '?')} lacks {k!r}")
+    return m
+
+
+def package_versions(names: Iterable[str] = ("biomamba", "torch", "numpy", "webdataset", "sentencepiece", "tokenizers", "lxml")) -> dict:
+    """Installed versions of the named packages (recorded next to every output)."""
+    from importlib import metadata
+    import platform
+    import sys
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    return out
