@@ -1,0 +1,130 @@
+"""Training checkpoint (any ZeRO stage, any TP × DP layout) → one full fp32 state dict.
+
+Per tensor-parallel rank, ZeRO shards are gathered by DeepSpeed's own
+``zero_to_fp32`` (pointed at a folder holding only that TP rank's files), which
+reconstructs the fp32 master weights from the optimizer partitions; ZeRO-0
+checkpoints carry full weights in ``mp_rank_XX_model_states.pt``. The TP slices
+are then merged by :mod:`biomamba.parallel.tp_layout`.
+
+DeepSpeed's files are pickles written by our own training runs; they are the only
+files loaded with ``weights_only=False`` (everything else goes through safetensors
+or ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from biomamba.config import from_dict
+from biomamba.model import MambaConfig
+from biomamba.parallel import tp_layout
+
+CHECKPOINTS = "checkpoints"
+
+
+class ConversionError(RuntimeError):
+    """A checkpoint cannot be converted; the message names the file or tag and what to do."""
+
+
+def checkpoints_dir(path: str | os.PathLike) -> Path:
+    """Accept a run directory or its ``checkpoints`` folder."""
+    p = Path(path)
+    if (p / CHECKPOINTS).is_dir():
+        return p / CHECKPOINTS
+    if p.is_dir() and (p.name == CHECKPOINTS or any(p.glob("step_*"))):
+        return p
+    raise ConversionError(f"{p} is neither a training run directory nor its checkpoints/ folder")
+
+
+def resolve_tag(ckpt_dir: Path, tag: str) -> Path:
+    if tag == "latest":
+        latest = ckpt_dir / "latest"
+        if not latest.is_file():
+            raise ConversionError(f"no 'latest' file in {ckpt_dir}: the run never completed a checkpoint; pass --tag")
+        tag = latest.read_text().strip()
+    tag_dir = ckpt_dir / tag
+    if not tag_dir.is_dir():
+        known = sorted(p.name for p in ckpt_dir.glob("step_*"))
+        raise ConversionError(f"checkpoint tag {tag!r} not found in {ckpt_dir}; available: {known}")
+    if not (tag_dir / "COMPLETE").is_file():
+        raise ConversionError(f"{tag_dir} is incomplete (no COMPLETE marker): its save was interrupted; use an earlier tag")
+    return tag_dir
+
+
+def read_meta(tag_dir: Path) -> dict:
+    p = tag_dir / "biomamba_meta.json"
+    if not p.is_file():
+        raise ConversionError(f"{p} is missing: not a BioMamba training checkpoint")
+    return json.loads(p.read_text())
+
+
+def expected_files(layout: dict) -> list[str]:
+    tp, dp, zero = layout["tp"], layout["dp"], layout["zero_stage"]
+    files = []
+    for t in range(tp):
+        if zero == 3:
+            files += [f"zero_pp_rank_{d}_mp_rank_{t:02d}_model_states.pt" for d in range(dp)]
+        else:
+            files.append(f"mp_rank_{t:02d}_model_states.pt")
+        if zero >= 1:
+            files += [f"zero_pp_rank_{d}_mp_rank_{t:02d}_optim_states.pt" for d in range(dp)]
+    return files
+
+
+def _quiet():
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+def _tp_rank_state(tag_dir: Path, t: int, zero: int) -> dict[str, torch.Tensor]:
+    if zero == 0:
+        sd = torch.load(tag_dir / f"mp_rank_{t:02d}_model_states.pt", map_location="cpu", weights_only=False)["module"]
+        return {k: v.float() for k, v in sd.items() if torch.is_tensor(v)}
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        view = Path(tmp) / "view"
+        view.mkdir()
+        for f in tag_dir.glob(f"*mp_rank_{t:02d}_*states.pt"):
+            (view / f.name).symlink_to(f.resolve())
+        with _quiet():
+            sd = get_fp32_state_dict_from_zero_checkpoint(tmp, tag="view")
+    return {k: v.float() for k, v in sd.items()}
+
+
+def consolidate(path: str | os.PathLike, tag: str = "latest") -> tuple[MambaConfig, dict[str, torch.Tensor], dict]:
+    """(model config, full fp32 state dict with our/mamba_ssm key names, checkpoint meta)."""
+    ckpt_dir = checkpoints_dir(path)
+    tag_dir = resolve_tag(ckpt_dir, tag)
+    meta = read_meta(tag_dir)
+    layout = meta["layout"]
+    missing = [f for f in expected_files(layout) if not (tag_dir / f).is_file()]
+    if missing:
+        raise ConversionError(
+            f"{tag_dir} lacks {len(missing)} shard file(s) for its layout (TP={layout['tp']}, DP={layout['dp']}, "
+            f"ZeRO-{layout['zero_stage']}): {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}"
+        )
+    cfg = from_dict(MambaConfig, meta["config"]["model"]).validate()
+    per_rank = []
+    for t in range(layout["tp"]):
+        try:
+            per_rank.append(_tp_rank_state(tag_dir, t, layout["zero_stage"]))
+        except Exception as exc:  # torch/DeepSpeed errors on truncated pickles are cryptic
+            raise ConversionError(f"cannot read the TP rank {t} shards of {tag_dir}: {exc}") from exc
+    full = {}
+    for name in per_rank[0]:
+        if name.endswith("_extra_state") or (cfg.tie_embeddings and name == "lm_head.weight"):
+            continue  # a tied head is the embedding; DeepSpeed lists shared tensors inconsistently
+        absent = [t for t, r in enumerate(per_rank) if name not in r]
+        if absent:
+            raise ConversionError(f"{tag_dir}: parameter {name} is missing from TP rank(s) {absent}")
+        full[name] = tp_layout.merge(name, [r[name] for r in per_rank]).contiguous()
+    if cfg.tie_embeddings or "lm_head.weight" not in full:
+        full["lm_head.weight"] = full["backbone.embedding.weight"]
+    return cfg, full, meta

@@ -1,0 +1,196 @@
+"""Megatron-style tensor parallelism for Mamba-1, applied to a built model by :func:`parallelize`.
+
+The model file holds no distributed code; this step swaps layers for megatron-core's
+parallel ones and slices the channel-wise parameters. With ``tp`` ranks and
+``s = d_inner / tp`` channels per rank, rank ``r`` holds channels ``[r*s, (r+1)*s)``:
+
+==========  =====================================================================
+in_proj     ColumnParallelLinear. Its output is ``[x; z]``, so the local weight is
+            ``[W_x[rank slice]; W_z[rank slice]]`` — x and z halves split separately,
+            so ``chunk(2)`` on a rank yields matching x and z channels. (Concatenating
+            the full weight's rows naively would give rank 0 all of x and rank 1 all of z.)
+conv1d      depthwise: sliced by channel
+x_proj      RowParallelLinear (input = the local channels) WITH its all-reduce: dt, B, C
+            depend on all channels. Its output then passes ``copy_to_tensor_model_parallel_region``
+            (identity forward, all-reduce backward) because each rank consumes the full dt/B/C
+            with only its own channels, so their gradients must be summed over ranks.
+dt_proj     output side sliced (weight rows and bias)
+A_log, D    sliced by channel
+out_proj    RowParallelLinear (all-reduce of the partial sums)
+embedding   VocabParallelEmbedding; the tied head multiplies by the local vocabulary
+            rows and the loss is megatron's vocab-parallel cross-entropy
+norms       replicated (their inputs are identical on every rank)
+==========  =====================================================================
+
+Sliced parameters carry megatron's ``tensor_model_parallel`` attribute, which DeepSpeed's
+gradient-norm computation uses to count sharded parameters on every rank and replicated
+ones once.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from biomamba.model import MambaLM
+
+from . import tp_layout
+
+
+def _megatron():
+    from megatron.core import parallel_state
+    from megatron.core import tensor_parallel as mtp
+    from megatron.core.model_parallel_config import ModelParallelConfig
+
+    return parallel_state, mtp, ModelParallelConfig
+
+
+def _no_init(_tensor):  # weights are copied from the full model right after construction
+    return None
+
+
+_CLASSES: dict = {}
+
+
+def _tensor_linears():
+    """megatron-core's parallel linears, returning a tensor (they return ``(output, bias)``).
+
+    Subclasses rather than wrappers keep the state-dict keys (``mixer.in_proj.weight``)
+    identical to the unsharded model's.
+    """
+    if not _CLASSES:
+        _, mtp, _ = _megatron()
+
+        class ColumnParallel(mtp.ColumnParallelLinear):
+            def forward(self, x):
+                out, bias = super().forward(x)
+                return out if bias is None else out + bias
+
+        class RowParallel(mtp.RowParallelLinear):
+            def forward(self, x):
+                out, bias = super().forward(x)
+                return out if bias is None else out + bias
+
+        class RowParallelShared(RowParallel):
+            """x_proj: all-reduce forward (row parallel), then all-reduce of the gradient backward."""
+
+            def forward(self, x):
+                return mtp.copy_to_tensor_model_parallel_region(super().forward(x))
+
+        _CLASSES.update(column=ColumnParallel, row=RowParallel, row_shared=RowParallelShared)
+    return _CLASSES
+
+
+class VocabParallelHead(nn.Module):
+    """Logits for this rank's vocabulary slice: ``copy_to_tp_region(h) @ W_local^T``."""
+
+    def __init__(self, weight: nn.Parameter):
+        super().__init__()
+        self.weight = weight  # shared with the embedding when tied
+
+    def forward(self, hidden):
+        from megatron.core.tensor_parallel import copy_to_tensor_model_parallel_region
+
+        return torch.nn.functional.linear(copy_to_tensor_model_parallel_region(hidden), self.weight)
+
+
+def _mark_tp(param: nn.Parameter, dim: int) -> None:
+    _, mtp, _ = _megatron()
+    mtp.set_tensor_model_parallel_attributes(param, True, dim, 1)
+
+
+def mp_config(dtype=torch.float32):
+    ps, _, ModelParallelConfig = _megatron()
+    return ModelParallelConfig(
+        tensor_model_parallel_size=ps.get_tensor_model_parallel_world_size(),
+        use_cpu_initialization=True,  # megatron's GPU init path needs its CUDA RNG tracker
+        perform_initialization=False,  # values are copied from the full model
+        params_dtype=dtype,
+        gradient_accumulation_fusion=False,
+        sequence_parallel=False,
+    )
+
+
+@torch.no_grad()
+def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
+    """Shard ``model`` (fully initialized, identical on every TP rank) over megatron's TP group in place.
+
+    Requires ``megatron.core.parallel_state.initialize_model_parallel`` to have run.
+    With a TP world of 1 the model is returned unchanged.
+    """
+    ps, mtp, _ = _megatron()
+    tp = ps.get_tensor_model_parallel_world_size()
+    if tp == 1:
+        return model.to(device)
+    rank = ps.get_tensor_model_parallel_rank()
+    cfg = model.config
+    if cfg.d_inner % tp or cfg.padded_vocab_size % tp:
+        raise ValueError(f"d_inner {cfg.d_inner} and padded vocab {cfg.padded_vocab_size} must be divisible by TP={tp}")
+    mcfg = mp_config(model.backbone.embedding.weight.dtype)
+    lin = _tensor_linears()
+    s = cfg.d_inner // tp
+
+    def sl(name: str, t: torch.Tensor) -> torch.Tensor:
+        return tp_layout.shard(name, t, tp, rank).clone()
+
+    for layer in model.backbone.layers:
+        mx = layer.mixer
+        d_model = mx.in_proj.weight.shape[1]
+        has_bias = mx.in_proj.bias is not None
+
+        in_proj = lin["column"](d_model, 2 * cfg.d_inner, config=mcfg, init_method=_no_init,
+                                bias=has_bias, gather_output=False, skip_bias_add=False)
+        in_proj.weight.copy_(sl("in_proj.weight", mx.in_proj.weight))
+        if has_bias:
+            in_proj.bias.copy_(sl("in_proj.bias", mx.in_proj.bias))
+        mx.in_proj = in_proj
+
+        conv = nn.Conv1d(s, s, mx.conv1d.kernel_size[0], groups=s, padding=mx.conv1d.padding[0],
+                         bias=mx.conv1d.bias is not None)
+        conv.weight.copy_(sl("conv1d.weight", mx.conv1d.weight))
+        _mark_tp(conv.weight, 0)
+        if conv.bias is not None:
+            conv.bias.copy_(sl("conv1d.bias", mx.conv1d.bias))
+            _mark_tp(conv.bias, 0)
+        mx.conv1d = conv
+
+        x_proj = lin["row_shared"](cfg.d_inner, mx.x_proj.weight.shape[0], config=mcfg, init_method=_no_init,
+                                   bias=False, input_is_parallel=True, skip_bias_add=False)
+        x_proj.weight.copy_(sl("x_proj.weight", mx.x_proj.weight))
+        mx.x_proj = x_proj
+
+        dt = nn.Linear(mx.dt_proj.in_features, s, bias=True)
+        dt.weight.copy_(sl("dt_proj.weight", mx.dt_proj.weight))
+        dt.bias.copy_(sl("dt_proj.bias", mx.dt_proj.bias))
+        _mark_tp(dt.weight, 0)
+        _mark_tp(dt.bias, 0)
+        mx.dt_proj = dt
+
+        mx.A_log = nn.Parameter(sl("mixer.A_log", mx.A_log))
+        mx.D = nn.Parameter(sl("mixer.D", mx.D))
+        _mark_tp(mx.A_log, 0)
+        _mark_tp(mx.D, 0)
+
+        out_proj = lin["row"](cfg.d_inner, d_model, config=mcfg, init_method=_no_init, bias=has_bias,
+                              input_is_parallel=True, skip_bias_add=False)
+        out_proj.weight.copy_(sl("out_proj.weight", mx.out_proj.weight))
+        if has_bias:
+            out_proj.bias.copy_(mx.out_proj.bias)
+        mx.out_proj = out_proj
+
+    emb = mtp.VocabParallelEmbedding(cfg.padded_vocab_size, cfg.d_model, config=mcfg, init_method=_no_init)
+    emb.weight.copy_(sl("embedding.weight", model.backbone.embedding.weight))
+    full_head = model.lm_head.weight
+    model.backbone.embedding = emb
+    if cfg.tie_embeddings:
+        model.lm_head = VocabParallelHead(emb.weight)
+    else:
+        head = nn.Parameter(sl("lm_head.weight", full_head))
+        _mark_tp(head, 0)
+        model.lm_head = VocabParallelHead(head)
+    model.tp_size = tp  # read by the loss and the checkpoint converter
+    return model.to(device)
+
+
+def tensor_parallel_world_size(model: nn.Module) -> int:
+    return getattr(model, "tp_size", 1)

@@ -1,0 +1,51 @@
+"""Build what the loop needs from the config: the (parallelized) model and the data sources."""
+
+from __future__ import annotations
+
+from biomamba.model import MambaLM
+from biomamba.parallel import parallelize
+
+from .config import TrainConfig
+from .distributed import Runtime
+
+
+def build_model(cfg: TrainConfig, rt: Runtime) -> MambaLM:
+    """Full model, initialized identically on every rank (same seed), then sharded over TP."""
+    if cfg.init.from_pretrained:
+        from biomamba.convert.pretrained import load_for_continued_pretraining
+
+        model = load_for_continued_pretraining(cfg, rt.is_main)
+    else:
+        model = MambaLM(cfg.model).init_weights(cfg.seed)
+    model.backbone.gradient_checkpointing = cfg.parallel.activation_checkpointing
+    return parallelize(model, rt.device)
+
+
+def build_data(cfg: TrainConfig, rt: Runtime):
+    """(train source, factory of a fresh validation iterable or None)."""
+    if cfg.synthetic_data:
+        from .synthetic_data import SyntheticTokens
+
+        def source(seed_offset: int):
+            return SyntheticTokens(cfg.model.vocab_size, cfg.data.seq_len, cfg.data.micro_batch_size,
+                                   cfg.parallel.gradient_accumulation_steps, rt.dp_rank, rt.dp_size, cfg.seed + seed_offset)
+
+        def val():
+            it = iter(source(10_000_019))
+            return [next(it) for _ in range(cfg.eval.max_batches or 4)]
+
+        return source(0), val
+    from biomamba.data import build_train_loader, build_val_loader
+    from biomamba.data.format import read_manifest
+
+    vocab = max(read_manifest(ds.path)["vocab_size"] for ds in cfg.data.datasets)
+    if vocab > cfg.model.vocab_size:
+        from biomamba.config import ConfigError
+
+        raise ConfigError(f"model.vocab_size={cfg.model.vocab_size} is smaller than the shards' vocabulary ({vocab}); "
+                          f"set model.vocab_size={vocab}")
+    train = build_train_loader(cfg.data, dp_rank=rt.dp_rank, dp_size=rt.dp_size, seed=cfg.data.seed)
+    val = None
+    if cfg.data.val_path:
+        val = lambda: build_val_loader(cfg.data, dp_rank=rt.dp_rank, dp_size=rt.dp_size)  # noqa: E731
+    return train, val

@@ -1,0 +1,162 @@
+"""One stateful checkpoint per tag: DeepSpeed's model/optimizer/scheduler shards + our run state.
+
+Layout (``<run_dir>/checkpoints``)::
+
+    latest                          newest COMPLETE tag; written atomically by rank 0 last
+    step_00000100/
+        mp_rank_XX_model_states.pt  DeepSpeed (model weights per TP rank, client state)
+        *_optim_states.pt           DeepSpeed ZeRO shards
+        biomamba_rank00000.pt       per-rank: RNG states + data-loader state
+        biomamba_meta.json          step, tokens, config, tokenizer hash, versions, layout
+        COMPLETE                    written after every rank finished (barrier)
+
+A crash mid-save leaves a tag without ``COMPLETE`` and an unchanged ``latest``, so
+resume never trusts it. Our own per-rank files hold only tensors and plain data and
+are loaded with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from biomamba.data.format import atomic_write_bytes, atomic_write_json
+
+COMPLETE = "COMPLETE"
+LATEST = "latest"
+
+
+@dataclasses.dataclass
+class TrainState:
+    step: int = 0  # optimizer steps done
+    tokens_seen: int = 0
+    skipped_steps: int = 0  # NaN/Inf steps skipped so far
+    wandb_run_id: str | None = None
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def tag_for(step: int) -> str:
+    return f"step_{step:08d}"
+
+
+def rng_state() -> dict:
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": [list(x) if isinstance(x, tuple) else x for x in random.getstate()],
+        "numpy": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in zip(("kind", "keys", "pos", "has_gauss", "cached"), np.random.get_state())},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], np.array(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def _barrier():
+    if dist.is_initialized():
+        dist.barrier()
+
+
+class CheckpointManager:
+    def __init__(self, run_dir: str | Path, keep_last: int, rank: int):
+        self.dir = Path(run_dir) / "checkpoints"
+        self.keep_last = keep_last
+        self.rank = rank
+
+    # ----- discovery -----
+    def latest_tag(self) -> str | None:
+        p = self.dir / LATEST
+        if not p.is_file():
+            return None
+        tag = p.read_text().strip()
+        if not (self.dir / tag / COMPLETE).is_file():
+            raise CheckpointError(f"{p} names {tag!r} but {self.dir / tag} is not a complete checkpoint")
+        return tag
+
+    def resolve(self, tag: str) -> str:
+        tag = self.latest_tag() if tag == "latest" else tag
+        if tag is None:
+            raise CheckpointError(f"no checkpoint in {self.dir} ('latest' is missing)")
+        if not (self.dir / tag).is_dir():
+            known = sorted(p.name for p in self.dir.glob("step_*"))
+            raise CheckpointError(f"checkpoint tag {tag!r} not found in {self.dir}; available: {known}")
+        if not (self.dir / tag / COMPLETE).is_file():
+            raise CheckpointError(f"{self.dir / tag} is incomplete (no {COMPLETE} marker): the save was interrupted")
+        return tag
+
+    # ----- save -----
+    def save(self, engine, state: TrainState, loader_state: dict | None, meta: dict) -> str:
+        tag = tag_for(state.step)
+        tag_dir = self.dir / tag
+        if self.rank == 0 and tag_dir.exists():
+            shutil.rmtree(tag_dir)  # an interrupted earlier save of the same step
+        _barrier()
+        engine.save_checkpoint(str(self.dir), tag=tag, client_state={"biomamba": dataclasses.asdict(state)}, save_latest=False)
+        tag_dir.mkdir(parents=True, exist_ok=True)
+        import io
+
+        buf = io.BytesIO()
+        torch.save({"rng": rng_state(), "loader": loader_state, "train_state": dataclasses.asdict(state)}, buf)
+        atomic_write_bytes(tag_dir / f"biomamba_rank{self.rank:05d}.pt", buf.getvalue())
+        _barrier()  # every rank's shards and state are on disk
+        if self.rank == 0:
+            atomic_write_json(tag_dir / "biomamba_meta.json", {**meta, "train_state": dataclasses.asdict(state), "tag": tag})
+            atomic_write_bytes(tag_dir / COMPLETE, b"")
+            atomic_write_bytes(self.dir / LATEST, tag.encode())
+            self._prune(keep=tag)
+        _barrier()
+        return tag
+
+    def _prune(self, keep: str) -> None:
+        tags = sorted(p.name for p in self.dir.glob("step_*") if p.is_dir())
+        complete = [t for t in tags if (self.dir / t / COMPLETE).is_file()]
+        for t in complete[: max(0, len(complete) - self.keep_last)]:
+            if t != keep:
+                shutil.rmtree(self.dir / t, ignore_errors=True)
+        for t in tags:  # leftovers of interrupted saves older than the kept one
+            if t not in complete and t < keep:
+                shutil.rmtree(self.dir / t, ignore_errors=True)
+
+    # ----- load -----
+    def load(self, engine, tag: str) -> tuple[TrainState, dict | None, dict]:
+        """Restore the engine from ``tag``; returns (train state, this rank's loader state, meta)."""
+        tag = self.resolve(tag)
+        tag_dir = self.dir / tag
+        meta = json.loads((tag_dir / "biomamba_meta.json").read_text())
+        saved_world = meta.get("layout", {}).get("world_size")
+        mine = tag_dir / f"biomamba_rank{self.rank:05d}.pt"
+        load_path, client = engine.load_checkpoint(
+            str(self.dir), tag=tag, load_optimizer_states=True, load_lr_scheduler_states=True,
+            load_module_strict=True,
+        )
+        if load_path is None:
+            raise CheckpointError(f"DeepSpeed could not load {tag_dir} (missing or corrupt shard files?)")
+        if not mine.is_file():
+            raise CheckpointError(
+                f"{mine} is missing: the checkpoint was written by {saved_world} ranks; this job has a different layout. "
+                "Resume with the same number of ranks, or convert it (python launcher/convert.py) and start "
+                "from the consolidated weights (init.from_pretrained)."
+            )
+        own = torch.load(mine, map_location="cpu", weights_only=True)
+        set_rng_state(own["rng"])
+        state = TrainState(**own["train_state"])
+        return state, own["loader"], meta

@@ -1,0 +1,47 @@
+"""``launcher/train.py``: parse the config, set up the processes, build, train, exit with the loop's code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from biomamba.config import ConfigError, add_config_arguments, config_from_args
+
+from .config import TrainConfig
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Pretrain a Mamba LM (deepspeed/torchrun/srun launch this on every rank).")
+    add_config_arguments(p)
+    # The deepspeed launcher appends --local_rank=N; torchrun/srun pass ranks in the environment.
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = config_from_args(TrainConfig, args)
+    from .build import build_data, build_model
+    from .distributed import init_distributed, shutdown
+    from .trainer import train
+
+    rt = init_distributed(cfg.parallel.tensor_parallel, cfg.parallel.backend)
+    try:
+        cfg.check_world(rt.world_size)
+        tokenizer_hash = None
+        if cfg.tokenizer:
+            from biomamba.tokenizer import load_tokenizer
+
+            tok = load_tokenizer(cfg.tokenizer)
+            tokenizer_hash = tok.content_hash
+            if tok.vocab_size > cfg.model.vocab_size:
+                raise ConfigError(f"model.vocab_size={cfg.model.vocab_size} < tokenizer vocabulary {tok.vocab_size}; "
+                                  f"set model.vocab_size={tok.vocab_size}")
+        model = build_model(cfg, rt)
+        train_data, val_factory = build_data(cfg, rt)
+        return train(cfg, rt, model, train_data, val_factory, tokenizer_hash)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        shutdown()

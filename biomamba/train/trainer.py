@@ -1,0 +1,234 @@
+"""The training loop: read it top to bottom in :func:`train`.
+
+Everything that resumes — model, optimizer, LR schedule (DeepSpeed), data-loader position,
+counters and RNG states (ours) — is one checkpoint tag (see :mod:`.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from biomamba.data.format import atomic_write_json, package_versions
+from biomamba.model.flops import flops_per_token
+
+from .checkpoint import CheckpointManager, TrainState
+from .config import TrainConfig
+from .deepspeed_config import deepspeed_config
+from .distributed import Runtime, all_reduce_sum
+from .evaluation import evaluate
+from .loss import token_nll
+from .metrics import MetricsLogger, device_peak_tflops, memory_stats
+from .optim import build_optimizer
+from .preemption import REQUEUE_EXIT_CODE, PreemptionFlag
+from .schedule import build_scheduler
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def _skip_optimizer_step(optimizer: torch.optim.Optimizer):
+    """Make the next ``engine.step()`` leave parameters and Adam moments untouched.
+
+    DeepSpeed has no public "skip this step" outside fp16 loss scaling; every ZeRO stage
+    ends its step by calling our torch optimizer's ``step()`` on the fp32 (partitioned)
+    parameters and copying them back, so replacing that one call with a no-op skips the
+    update cleanly while DeepSpeed's counters and gradient buffers stay consistent.
+    """
+    original = optimizer.step
+    optimizer.step = lambda *a, **k: None
+    try:
+        yield
+    finally:
+        optimizer.step = original
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except Exception:
+        return None
+
+
+def write_run_files(cfg: TrainConfig, rt: Runtime) -> dict:
+    run_dir = Path(cfg.run_dir)
+    versions = package_versions(("biomamba", "torch", "deepspeed", "megatron-core", "webdataset", "numpy", "wandb"))
+    versions["git_commit"] = _git_commit()
+    if rt.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(cfg.to_yaml())
+        atomic_write_json(run_dir / "versions.json", versions)
+    return versions
+
+
+def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=None, tokenizer_hash: str | None = None) -> int:
+    """Train until ``cfg.max_steps``; returns the process exit code (0 done, 75 requeue)."""
+    import deepspeed
+
+    from megatron.core import parallel_state as ps
+
+    run_dir = Path(cfg.run_dir)
+    versions = write_run_files(cfg, rt)
+    ga = cfg.parallel.gradient_accumulation_steps
+    autocast_dtype = torch.bfloat16 if cfg.parallel.precision == "bf16" else None
+
+    # ---- engine: DeepSpeed over the data-parallel group (ZeRO shards across DP only) ----
+    optimizer = build_optimizer(model, cfg.optim, rt.device.type)
+    scheduler = build_scheduler(optimizer, cfg.max_steps, cfg.schedule, cfg.optim.min_lr_ratio)
+    from biomamba.parallel import MegatronMPU
+
+    engine, _, _, _ = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, mpu=MegatronMPU(),
+        config=deepspeed_config(cfg, rt.dp_size),
+    )
+
+    # ---- resume ----
+    ckpt = CheckpointManager(run_dir, cfg.checkpoint.keep_last, rt.rank)
+    state = TrainState()
+    resume_tag = None
+    if cfg.checkpoint.resume == "auto":
+        resume_tag = ckpt.latest_tag()
+    elif cfg.checkpoint.resume != "never":
+        resume_tag = cfg.checkpoint.resume
+    if resume_tag:
+        state, loader_state, meta = ckpt.load(engine, resume_tag)
+        if tokenizer_hash and meta.get("tokenizer_hash") not in (None, tokenizer_hash):
+            raise RuntimeError(f"tokenizer changed since checkpoint {resume_tag}: {meta.get('tokenizer_hash')} != {tokenizer_hash}")
+        if loader_state is not None:
+            train_data.load_state_dict(loader_state, allow_mismatch=cfg.checkpoint.allow_loader_mismatch)
+        if rt.is_main:
+            print(f"[biomamba] resumed from {resume_tag}: step {state.step}, {state.tokens_seen:,} tokens", flush=True)
+
+    # ---- monitoring ----
+    logger = MetricsLogger(run_dir, rt.is_main, cfg.wandb, cfg.to_dict(), state.wandb_run_id)
+    state.wandb_run_id = logger.run_id
+    fpt = flops_per_token(cfg.model)
+    peak = device_peak_tflops(cfg.peak_tflops)
+    preempt = PreemptionFlag()
+    dp_group = ps.get_data_parallel_group()
+    meta = {"config": cfg.to_dict(), "versions": versions, "tokenizer_hash": tokenizer_hash,
+            "layout": {"world_size": rt.world_size, "tp": rt.tp_size, "dp": rt.dp_size, "zero_stage": cfg.parallel.zero_stage}}
+
+    def save():
+        return ckpt.save(engine, state, train_data.state_dict(), meta)
+
+    def run_eval():
+        if val_data_factory is None:
+            return
+        m = evaluate(engine.module, val_data_factory(), rt.device, rt.tp_size, dp_group, cfg.eval.max_batches, autocast_dtype)
+        logger.log({"step": state.step, **m},
+                   f"eval step {state.step}: loss {m.get('val_loss', float('nan')):.4f} "
+                   f"ppl {m.get('val_ppl', float('nan')):.2f} bpb {m.get('val_bpb', float('nan')):.4f}")
+
+    # ---- the loop ----
+    data_iter = iter(train_data)
+    consecutive_bad = 0
+    engine.train()
+    while state.step < cfg.max_steps:
+        t_start = time.perf_counter()
+        try:
+            micro_batches = [next(data_iter) for _ in range(ga)]
+        except StopIteration:
+            if rt.is_main:
+                print("[biomamba] training data exhausted (data.max_tokens / epochs); stopping", flush=True)
+            break
+        t_data = time.perf_counter()
+
+        # Normalize by the tokens of the whole global batch, so the gradient is the mean over all
+        # scored tokens whatever the split into micro-batches and DP ranks (DeepSpeed divides by
+        # ga and averages over DP; the factor ga*dp undoes that).
+        local_tokens = sum(int((mb["labels"] != -100).sum()) for mb in micro_batches)
+        global_tokens = all_reduce_sum(local_tokens, dp_group)
+        scale = ga * rt.dp_size / max(global_tokens, 1.0)
+
+        nll_sum, finite = 0.0, True
+        for mb in micro_batches:
+            ids, labels = mb["input_ids"].to(rt.device), mb["labels"].to(rt.device)
+            with torch.autocast(rt.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                logits = engine(ids)
+            nll, _ = token_nll(logits, labels, rt.tp_size)
+            del logits
+            loss = nll.sum() * scale
+            ok = all_reduce_sum(0.0 if torch.isfinite(loss) else 1.0) == 0.0  # every rank decides the same
+            if not ok:
+                finite = False
+                # Keep DeepSpeed's micro-step bookkeeping intact with a zero gradient instead of NaNs.
+                loss = sum(p.sum() for p in engine.module.parameters() if p.requires_grad) * 0.0
+            else:
+                nll_sum += float(nll.sum())
+            engine.backward(loss)
+            if finite or not engine.is_gradient_accumulation_boundary():
+                engine.step()
+            else:
+                with _skip_optimizer_step(optimizer):
+                    engine.step()
+        t_compute = time.perf_counter()
+
+        state.step += 1
+        if not finite:
+            state.skipped_steps += 1
+            consecutive_bad += 1
+            logger.log({"step": state.step, "skipped_nonfinite": state.skipped_steps},
+                       f"step {state.step}: non-finite loss, update skipped ({consecutive_bad} in a row)")
+            if consecutive_bad >= cfg.max_consecutive_nonfinite:
+                raise NonFiniteLossError(
+                    f"{consecutive_bad} consecutive steps had NaN/Inf loss (step {state.step}); lower optim.lr, "
+                    "check the data, or resume from an earlier checkpoint"
+                )
+        else:
+            consecutive_bad = 0
+            state.tokens_seen += int(global_tokens)
+            loss_mean = all_reduce_sum(nll_sum, dp_group) / max(global_tokens, 1.0)
+            if state.step % cfg.log_every == 0 or state.step == 1:
+                dt = t_compute - t_start
+                tps = global_tokens / dt
+                rec = {
+                    "step": state.step, "loss": loss_mean, "ppl": math.exp(min(loss_mean, 50.0)),
+                    "lr": scheduler.get_last_lr()[0], "grad_norm": _grad_norm(engine),
+                    "tokens_seen": state.tokens_seen, "tokens_per_s": tps,
+                    "tokens_per_s_per_device": tps / rt.world_size,
+                    "tflops_per_device": fpt * tps / rt.world_size / 1e12,
+                    "time_data_s": t_data - t_start, "time_compute_s": t_compute - t_data,
+                    **memory_stats(rt.device),
+                }
+                if peak:
+                    rec["mfu"] = rec["tflops_per_device"] / peak
+                logger.log(rec, f"step {state.step:>6d} | loss {loss_mean:.4f} | lr {rec['lr']:.2e} | "
+                                f"gnorm {rec['grad_norm']:.3f} | {tps:,.0f} tok/s"
+                                + (f" | MFU {rec['mfu']:.1%}" if peak else ""))
+
+        if preempt.any_rank():
+            tag = save()
+            logger.log({"step": state.step, "event": "preempted", "checkpoint": tag},
+                       f"[biomamba] signal received: saved {tag}; exiting {REQUEUE_EXIT_CODE} for requeue")
+            logger.close()
+            return REQUEUE_EXIT_CODE
+        if cfg.eval.every_steps and state.step % cfg.eval.every_steps == 0:
+            run_eval()
+        if state.step % cfg.checkpoint.every_steps == 0 or state.step == cfg.max_steps:
+            tag = save()
+            logger.log({"step": state.step, "event": "checkpoint", "checkpoint": tag})
+
+    if cfg.eval.at_end and not (cfg.eval.every_steps and state.step % cfg.eval.every_steps == 0):
+        run_eval()
+    if state.step % cfg.checkpoint.every_steps and state.step != cfg.max_steps:
+        save()
+    logger.log({"step": state.step, "event": "done", "tokens_seen": state.tokens_seen, "skipped_steps": state.skipped_steps})
+    logger.close()
+    return 0
+
+
+def _grad_norm(engine) -> float:
+    g = engine.get_global_grad_norm()
+    if g is None:
+        return float("nan")
+    return float(g.item() if torch.is_tensor(g) else g)
