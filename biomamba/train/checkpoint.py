@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -110,7 +111,10 @@ class CheckpointManager:
         if self.rank == 0 and tag_dir.exists():
             shutil.rmtree(tag_dir)  # an interrupted earlier save of the same step
         _barrier()
-        engine.save_checkpoint(str(self.dir), tag=tag, client_state={"biomamba": dataclasses.asdict(state)}, save_latest=False)
+        from .universal import universal_checkpoint_info
+
+        client = {"biomamba": dataclasses.asdict(state), "universal_checkpoint_info": universal_checkpoint_info(engine.module)}
+        engine.save_checkpoint(str(self.dir), tag=tag, client_state=client, save_latest=False)
         tag_dir.mkdir(parents=True, exist_ok=True)
         import io
 
@@ -127,36 +131,63 @@ class CheckpointManager:
         return tag
 
     def _prune(self, keep: str) -> None:
-        tags = sorted(p.name for p in self.dir.glob("step_*") if p.is_dir())
+        tags = sorted(p.name for p in self.dir.glob("step_*") if p.is_dir() and re.fullmatch(r"step_\d{8}", p.name))
         complete = [t for t in tags if (self.dir / t / COMPLETE).is_file()]
         for t in complete[: max(0, len(complete) - self.keep_last)]:
             if t != keep:
                 shutil.rmtree(self.dir / t, ignore_errors=True)
+                shutil.rmtree(self.dir / (t + "_universal"), ignore_errors=True)
         for t in tags:  # leftovers of interrupted saves older than the kept one
             if t not in complete and t < keep:
                 shutil.rmtree(self.dir / t, ignore_errors=True)
 
     # ----- load -----
-    def load(self, engine, tag: str) -> tuple[TrainState, dict | None, dict]:
-        """Restore the engine from ``tag``; returns (train state, this rank's loader state, meta)."""
+    def plan_resume(self, tag: str, current_layout: dict) -> dict:
+        """Decide how to load ``tag`` in this layout, before the DeepSpeed engine exists.
+
+        Returns {"tag", "ds_tag", "universal", "layout_changed", "meta"}. A different DP size
+        (same TP) goes through DeepSpeed's universal checkpoint, converted once by rank 0.
+        """
         tag = self.resolve(tag)
-        tag_dir = self.dir / tag
-        meta = json.loads((tag_dir / "biomamba_meta.json").read_text())
-        saved_world = meta.get("layout", {}).get("world_size")
-        mine = tag_dir / f"biomamba_rank{self.rank:05d}.pt"
-        load_path, client = engine.load_checkpoint(
-            str(self.dir), tag=tag, load_optimizer_states=True, load_lr_scheduler_states=True,
+        meta = json.loads((self.dir / tag / "biomamba_meta.json").read_text())
+        saved = meta.get("layout", {})
+        if saved.get("tp") != current_layout["tp"]:
+            raise CheckpointError(
+                f"{self.dir / tag} was written with tensor_parallel={saved.get('tp')}, this job uses "
+                f"{current_layout['tp']}. Resume with the same tensor_parallel, or export it "
+                "(python launcher/convert.py) and start a new run from it with init.from_pretrained."
+            )
+        changed = saved.get("dp") != current_layout["dp"]
+        universal = changed and saved.get("zero_stage", 0) > 0
+        plan = {"tag": tag, "ds_tag": tag, "universal": universal, "layout_changed": changed, "meta": meta}
+        if universal:
+            from .universal import UNIVERSAL_SUFFIX, convert_to_universal
+
+            if self.rank == 0:
+                convert_to_universal(self.dir / tag)
+            _barrier()
+            plan["ds_tag"] = tag + UNIVERSAL_SUFFIX
+        return plan
+
+    def load(self, engine, plan: dict) -> tuple[TrainState, dict | None, dict]:
+        """Restore the engine as planned; returns (train state, this rank's loader state or None, meta).
+
+        After a DP-size change the loader state is dropped (the data order depends on the DP layout)
+        and RNG states are not restored.
+        """
+        tag_dir = self.dir / plan["tag"]
+        load_path, _client = engine.load_checkpoint(
+            str(self.dir), tag=plan["ds_tag"], load_optimizer_states=True, load_lr_scheduler_states=True,
             load_module_strict=True,
         )
         if load_path is None:
-            raise CheckpointError(f"DeepSpeed could not load {tag_dir} (missing or corrupt shard files?)")
+            raise CheckpointError(f"DeepSpeed could not load {self.dir / plan['ds_tag']} (missing or corrupt shard files?)")
+        mine = tag_dir / ("biomamba_rank00000.pt" if plan["layout_changed"] else f"biomamba_rank{self.rank:05d}.pt")
         if not mine.is_file():
-            raise CheckpointError(
-                f"{mine} is missing: the checkpoint was written by {saved_world} ranks; this job has a different layout. "
-                "Resume with the same number of ranks, or convert it (python launcher/convert.py) and start "
-                "from the consolidated weights (init.from_pretrained)."
-            )
+            raise CheckpointError(f"{mine} is missing: the save of {tag_dir} is incomplete; use an earlier tag")
         own = torch.load(mine, map_location="cpu", weights_only=True)
-        set_rng_state(own["rng"])
         state = TrainState(**own["train_state"])
-        return state, own["loader"], meta
+        if plan["layout_changed"]:
+            return state, None, plan["meta"]
+        set_rng_state(own["rng"])
+        return state, own["loader"], plan["meta"]

@@ -30,7 +30,6 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         {"params": no_decay, "weight_decay": 0.0},
     ]
 
-
 def build_optimizer(model: nn.Module, cfg: OptimConfig, device_type: str) -> torch.optim.Optimizer:
     impl = cfg.impl
     if impl == "auto":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -86,12 +87,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     scheduler = build_scheduler(optimizer, cfg.max_steps, cfg.schedule, cfg.optim.min_lr_ratio)
     from biomamba.parallel import MegatronMPU
 
-    engine, _, _, _ = deepspeed.initialize(
-        model=model, optimizer=optimizer, lr_scheduler=scheduler, mpu=MegatronMPU(),
-        config=deepspeed_config(cfg, rt.dp_size),
-    )
-
-    # ---- resume ----
+    # ---- resume plan (needed before the engine: a DP-size change loads a universal checkpoint) ----
     ckpt = CheckpointManager(run_dir, cfg.checkpoint.keep_last, rt.rank)
     state = TrainState()
     resume_tag = None
@@ -99,8 +95,25 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
         resume_tag = ckpt.latest_tag()
     elif cfg.checkpoint.resume != "never":
         resume_tag = cfg.checkpoint.resume
-    if resume_tag:
-        state, loader_state, meta = ckpt.load(engine, resume_tag)
+    plan = ckpt.plan_resume(resume_tag, {"tp": rt.tp_size, "dp": rt.dp_size}) if resume_tag else None
+    ds_config = deepspeed_config(cfg, rt.dp_size)
+    if plan and plan["universal"]:
+        ds_config["checkpoint"] = {"load_universal": True}
+    engine, _, _, _ = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, mpu=MegatronMPU(), config=ds_config,
+    )
+
+    # ---- resume ----
+    if plan:
+        state, loader_state, meta = ckpt.load(engine, plan)
+        # Some DeepSpeed restore paths (universal, elastic) bring back the Adam moments but not the param
+        # groups' current lr; the restored scheduler state has it, so re-apply it before the next step.
+        for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr()):
+            group["lr"] = lr
+        if loader_state is None and rt.is_main:
+            print(f"[biomamba] data-parallel size changed since {resume_tag} "
+                  f"({meta['layout']['dp']} -> {rt.dp_size}): model and optimizer resumed; the data loader "
+                  "starts a new order", flush=True)
         if tokenizer_hash and meta.get("tokenizer_hash") not in (None, tokenizer_hash):
             raise RuntimeError(f"tokenizer changed since checkpoint {resume_tag}: {meta.get('tokenizer_hash')} != {tokenizer_hash}")
         if loader_state is not None:
@@ -129,6 +142,9 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
                    f"eval step {state.step}: loss {m.get('val_loss', float('nan')):.4f} "
                    f"ppl {m.get('val_ppl', float('nan')):.2f} bpb {m.get('val_bpb', float('nan')):.4f}")
 
+    # Fault injection for tests and drills: BIOMAMBA_INJECT_NONFINITE_STEPS=3,4 makes those steps' loss NaN.
+    inject = {int(x) for x in os.environ.get("BIOMAMBA_INJECT_NONFINITE_STEPS", "").split(",") if x.strip()}
+
     # ---- the loop ----
     data_iter = iter(train_data)
     consecutive_bad = 0
@@ -153,11 +169,12 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
         nll_sum, finite = 0.0, True
         for mb in micro_batches:
             ids, labels = mb["input_ids"].to(rt.device), mb["labels"].to(rt.device)
-            with torch.autocast(rt.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                logits = engine(ids)
+            logits = engine(ids)  # DeepSpeed enters torch.autocast itself when precision is bf16
             nll, _ = token_nll(logits, labels, rt.tp_size)
             del logits
             loss = nll.sum() * scale
+            if state.step + 1 in inject:
+                loss = loss * float("nan")
             ok = all_reduce_sum(0.0 if torch.isfinite(loss) else 1.0) == 0.0  # every rank decides the same
             if not ok:
                 finite = False

@@ -1,0 +1,113 @@
+"""Resume is exact: kill -9, preemption signal, NaN skipping, changing the data-parallel size."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from biomamba.convert.consolidate import consolidate
+
+from .launch import REPO, TINY, free_port, losses, records, torchrun
+
+pytestmark = pytest.mark.slow
+
+BASE = ["max_steps=12", "log_every=1", "eval.every_steps=0", "eval.at_end=false", "checkpoint.every_steps=3",
+        "parallel.precision=fp32", "model.n_layer=2", "model.d_model=64", "model.vocab_size=512", "data.seq_len=32",
+        "data.micro_batch_size=4", "parallel.zero_stage=1"]
+
+
+def _launch(nproc, run_dir, extra=()):
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--master_port={free_port()}",
+           str(REPO / "launcher" / "train.py"), "--config", str(TINY), *BASE, *extra, f"run_dir={run_dir}"]
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_for_step(run_dir, step, proc, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (run_dir / "metrics.jsonl").exists() and any(s >= step for s in losses(run_dir)):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended early:\n{proc.stdout.read().decode()[-3000:]}")
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for the run")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    d = tmp_path_factory.mktemp("full")
+    torchrun(2, TINY, BASE + [f"run_dir={d}"])
+    return losses(d)
+
+
+def test_kill9_then_resume_gives_identical_losses(tmp_path, uninterrupted):
+    kill_at = random.Random(os.getpid()).randint(4, 10)
+    proc = _launch(2, tmp_path)
+    _wait_for_step(tmp_path, kill_at, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    torchrun(2, TINY, BASE + [f"run_dir={tmp_path}"])  # auto-resumes from checkpoints/latest
+    final = losses(tmp_path)  # later records of a re-run step overwrite the killed run's
+    assert final == uninterrupted, f"killed at step >= {kill_at}"
+    assert any(r.get("event") == "done" for r in records(tmp_path))
+
+
+def test_signal_checkpoints_exits_75_and_resumes(tmp_path, uninterrupted):
+    """Single process (no torchrun) so the exit code reaches us, as under srun."""
+    cmd = [sys.executable, str(REPO / "launcher" / "train.py"), "--config", str(TINY), *BASE,
+           "data.micro_batch_size=8", f"run_dir={tmp_path}"]
+    env = {**os.environ, "WANDB_MODE": "disabled", "MASTER_PORT": str(free_port())}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _wait_for_step(tmp_path, 4, proc)
+    proc.send_signal(signal.SIGUSR1)
+    out = proc.communicate(timeout=300)[0].decode()
+    assert proc.returncode == 75, out[-3000:]
+    events = [r for r in records(tmp_path) if r.get("event") == "preempted"]
+    assert events and (tmp_path / "checkpoints" / events[0]["checkpoint"] / "COMPLETE").is_file()
+    done = subprocess.run(cmd, cwd=REPO, env={**env, "MASTER_PORT": str(free_port())}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # 1 process × micro-batch 8 == 2 processes × 4: the same training as the uninterrupted run
+    got = losses(tmp_path)
+    assert sorted(got) == list(range(1, 13))
+    for step, loss in uninterrupted.items():
+        assert abs(got[step] - loss) <= 1e-5 * loss
+
+
+def test_nonfinite_steps_are_skipped_then_abort(tmp_path):
+    run = tmp_path / "skip"
+    torchrun(1, TINY, BASE + ["max_steps=6", "checkpoint.every_steps=1", "checkpoint.keep_last=10", f"run_dir={run}"],
+             env={"BIOMAMBA_INJECT_NONFINITE_STEPS": "3"})
+    recs = records(run)
+    assert any(r.get("skipped_nonfinite") == 1 and r["step"] == 3 for r in recs)
+    assert 3 not in losses(run) and {1, 2, 4, 5, 6} <= set(losses(run))
+    # the skipped step changed nothing: weights after step 3 == after step 2
+    _, w2, _ = consolidate(run, "step_00000002")
+    _, w3, _ = consolidate(run, "step_00000003")
+    assert all(torch.equal(w2[k], w3[k]) for k in w2)
+    bad = torchrun(1, TINY, BASE + ["max_consecutive_nonfinite=2", f"run_dir={tmp_path / 'abort'}"],
+                   env={"BIOMAMBA_INJECT_NONFINITE_STEPS": "2,3,4"}, check=False)
+    assert bad.returncode != 0
+    assert "2 consecutive steps had NaN/Inf loss" in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize("zero", [1, 3])
+def test_resume_with_a_different_data_parallel_size(tmp_path, zero):
+    """A DP=2 checkpoint resumes on DP=1 through DeepSpeed's universal checkpoint."""
+    z = f"parallel.zero_stage={zero}"
+    torchrun(2, TINY, BASE + [z, "max_steps=6", f"run_dir={tmp_path}"])
+    _, before, _ = consolidate(tmp_path)
+    proc = torchrun(1, TINY, BASE + [z, "max_steps=9", "data.micro_batch_size=8", f"run_dir={tmp_path}"])
+    assert "data-parallel size changed" in proc.stdout
+    got = losses(tmp_path)
+    assert sorted(got) == list(range(1, 10))
+    _, after, meta = consolidate(tmp_path)
+    assert meta["layout"]["dp"] == 1 and meta["train_state"]["step"] == 9
+    assert any(not torch.equal(before[k], after[k]) for k in before)
