@@ -90,7 +90,10 @@ def run(impl, scan, scale, seq, *, mode="train", iters=2, warmup=1, batch=1, new
            "--mode", mode, "--iters", str(iters), "--warmup", str(warmup), "--batch", str(batch),
            "--new-tokens", str(new_tokens)]
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    # Same glibc settings for every implementation (see bench_train.py): keep freed memory instead of
+    # page-faulting fresh buffers on every large allocation.
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{impl}/{scan} {scale}/{seq} failed:\n{proc.stderr[-3000:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -141,7 +144,7 @@ def main() -> None:
         table.append(f"| {r['mode']} | {r['scale']} | {r['seq']} | {label} | {r['tokens_per_s']:.1f} | "
                      f"{r['seconds']:.2f} | {r['peak_rss_gb']:.2f} |")
     if not q:
-        record_results("bench_model", "Batch 1, fp32, CPU. `python benchmarks/bench_model.py`\n\n" + "\n".join(table)
+        record_results("bench_model", "Batch 1, fp32, CPU, all runs with `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11`. `python benchmarks/bench_model.py`\n\n" + "\n".join(table)
                        + "\n\n```\n" + "\n".join(lines) + "\n```")
 
 

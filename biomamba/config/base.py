@@ -227,13 +227,27 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         node = data
         parts = key.split(".")
         for p in parts[:-1]:
+            if isinstance(node, list):  # data.datasets.0.path=...: a list element by index
+                node = _list_item(node, p, ov)
+                continue
             if node.get(p) is None:
                 node[p] = {}
-            if not isinstance(node[p], dict):
+            if not isinstance(node[p], (dict, list)):
                 raise ConfigError(f"override {ov!r}: {p!r} is not a section")
             node = node[p]
-        node[parts[-1]] = value
+        if isinstance(node, list):
+            idx = parts[-1]
+            _list_item(node, idx, ov)
+            node[int(idx)] = value
+        else:
+            node[parts[-1]] = value
     return data
+
+
+def _list_item(node: list, index: str, ov: str):
+    if not index.isdigit() or int(index) >= len(node):
+        raise ConfigError(f"override {ov!r}: {index!r} is not an index of a list with {len(node)} item(s)")
+    return node[int(index)]
 
 
 T = typing.TypeVar("T")

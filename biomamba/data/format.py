@@ -127,6 +127,9 @@ class ShardWriter:
     documents: int = 0
     tokens: int = 0
     nbytes: int = 0
+    # Added by data_prep (backward compatible, default unchanged): an int mtime (0) keeps
+    # tarfile from writing a 1 KiB PAX header before every member, as a float mtime does.
+    mtime: float = 0.0
 
     def __post_init__(self) -> None:
         import webdataset as wds
@@ -136,7 +139,7 @@ class ShardWriter:
         self._tmp = self.path.with_name(f"{self.path.name}.tmp.{os.getpid()}")
         self._file = open(self._tmp, "wb")
         # mtime=0 and fixed user/group make the tar byte-identical across reruns.
-        self._writer = wds.TarWriter(self._file, user="biomamba", group="biomamba", mtime=0.0)
+        self._writer = wds.TarWriter(self._file, user="biomamba", group="biomamba", mtime=self.mtime)
 
     def add(self, doc_id: str, tokens: Iterable[int] | np.ndarray, text_bytes: int, meta: dict | None = None) -> int:
         arr = np.asarray(tokens)

@@ -58,6 +58,10 @@ class ParallelConfig(Config):
     activation_checkpointing: bool = False
     gradient_accumulation_steps: int = 1
     backend: Literal["auto", "nccl", "gloo"] = "auto"
+    # ZeRO communication buckets (elements). DeepSpeed's default 5e8 costs ~4 GB of fp32 buffers per
+    # GPU whatever the model size (see docs/planner.md); 5e7 keeps ~400 MB with full overlap.
+    reduce_bucket_size: int = 50_000_000
+    allgather_bucket_size: int = 50_000_000
     # Optional JSON merged over the generated DeepSpeed config (e.g. configs/deepspeed/zero3_offload.json).
     deepspeed_config: Optional[str] = None
 

@@ -25,7 +25,8 @@ def deepspeed_config(cfg: TrainConfig, dp_size: int) -> dict:
         "gradient_accumulation_steps": p.gradient_accumulation_steps,
         "train_batch_size": mb * p.gradient_accumulation_steps * dp_size,
         "gradient_clipping": cfg.optim.grad_clip,
-        "zero_optimization": {"stage": p.zero_stage},
+        "zero_optimization": {"stage": p.zero_stage, "reduce_bucket_size": p.reduce_bucket_size,
+                              **({"allgather_bucket_size": p.allgather_bucket_size} if p.zero_stage in (1, 2) else {})},
         # Our AdamW is torch's (fused on CUDA); DeepSpeed calls it "untested" but drives it normally.
         "zero_allow_untested_optimizer": True,
         "steps_per_print": 1 << 30,  # we log ourselves (biomamba.train.metrics)

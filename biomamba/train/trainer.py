@@ -181,7 +181,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
                 # Keep DeepSpeed's micro-step bookkeeping intact with a zero gradient instead of NaNs.
                 loss = sum(p.sum() for p in engine.module.parameters() if p.requires_grad) * 0.0
             else:
-                nll_sum += float(nll.sum())
+                nll_sum += float(nll.detach().sum())
             engine.backward(loss)
             if finite or not engine.is_gradient_accumulation_boundary():
                 engine.step()

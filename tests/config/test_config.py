@@ -72,6 +72,15 @@ def test_errors_name_the_key(override, message):
         load_config(Run, None, [override])
 
 
+def test_list_items_by_index(tmp_path):
+    from biomamba.config import apply_overrides
+
+    data = apply_overrides({"d": [{"path": "a"}, {"path": "b"}]}, ["d.1.path=c"])
+    assert data == {"d": [{"path": "a"}, {"path": "c"}]}
+    with pytest.raises(ConfigError, match="not an index"):
+        apply_overrides(data, ["d.2.path=x"])
+
+
 def test_missing_file_is_clear(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(Run, tmp_path / "nope.yaml")
