@@ -12,6 +12,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# Before the heavy imports: a SIGUSR1/SIGTERM that arrives while torch and DeepSpeed load is
+# remembered (and acted on at the first step boundary) instead of killing the process.
+from biomamba.train.preemption import install_handlers  # noqa: E402
+
+install_handlers()
+
 from biomamba.train.run import main  # noqa: E402
 
 if __name__ == "__main__":

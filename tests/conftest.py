@@ -37,3 +37,21 @@ def samples_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"real samples not found at {path} (set BIOMAMBA_SAMPLES to enable)")
     return path
+
+
+@pytest.fixture(scope="session")
+def prepared_sample(tmp_path_factory) -> Path:
+    """The embedded sample corpus run through the whole data-prep chain once per test session.
+
+    Returns the output folder: ``tokenizer/tokenizer.model``, ``shards/{train,val,test}/manifest.json``.
+    """
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("sample_data")
+    proc = subprocess.run(
+        [sys.executable, "-m", "data_prep", "run", "--config", str(REPO_ROOT / "configs/data/sample.yaml"), f"out_dir={out}"],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out

@@ -170,10 +170,11 @@ class CheckpointManager:
         return plan
 
     def load(self, engine, plan: dict) -> tuple[TrainState, dict | None, dict]:
-        """Restore the engine as planned; returns (train state, this rank's loader state or None, meta).
+        """Restore the engine as planned; returns (train state, loader state, meta).
 
-        After a DP-size change the loader state is dropped (the data order depends on the DP layout)
-        and RNG states are not restored.
+        After a DP-size change every rank gets rank 0's loader state (to be loaded with
+        ``allow_mismatch``: the data order depends on the DP layout, so the loader restarts the
+        epoch it was in) and RNG states are not restored.
         """
         tag_dir = self.dir / plan["tag"]
         load_path, _client = engine.load_checkpoint(
@@ -187,7 +188,6 @@ class CheckpointManager:
             raise CheckpointError(f"{mine} is missing: the save of {tag_dir} is incomplete; use an earlier tag")
         own = torch.load(mine, map_location="cpu", weights_only=True)
         state = TrainState(**own["train_state"])
-        if plan["layout_changed"]:
-            return state, None, plan["meta"]
-        set_rng_state(own["rng"])
+        if not plan["layout_changed"]:
+            set_rng_state(own["rng"])
         return state, own["loader"], plan["meta"]

@@ -110,14 +110,14 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
         # groups' current lr; the restored scheduler state has it, so re-apply it before the next step.
         for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr()):
             group["lr"] = lr
-        if loader_state is None and rt.is_main:
-            print(f"[biomamba] data-parallel size changed since {resume_tag} "
-                  f"({meta['layout']['dp']} -> {rt.dp_size}): model and optimizer resumed; the data loader "
-                  "starts a new order", flush=True)
+        changed = plan["layout_changed"]
+        if changed and rt.is_main:
+            print(f"[biomamba] data-parallel size changed since {resume_tag} ({meta['layout']['dp']} -> {rt.dp_size}): "
+                  "model and optimizer resumed exactly; the data loader restarts its current epoch", flush=True)
+        if loader_state is not None:
+            train_data.load_state_dict(loader_state, allow_mismatch=changed or cfg.checkpoint.allow_loader_mismatch)
         if tokenizer_hash and meta.get("tokenizer_hash") not in (None, tokenizer_hash):
             raise RuntimeError(f"tokenizer changed since checkpoint {resume_tag}: {meta.get('tokenizer_hash')} != {tokenizer_hash}")
-        if loader_state is not None:
-            train_data.load_state_dict(loader_state, allow_mismatch=cfg.checkpoint.allow_loader_mismatch)
         if rt.is_main:
             print(f"[biomamba] resumed from {resume_tag}: step {state.step}, {state.tokens_seen:,} tokens", flush=True)
 

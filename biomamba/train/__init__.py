@@ -1,0 +1,1 @@
+"""Training engine: DeepSpeed ZeRO + megatron-core TP, checkpoints, metrics (see trainer.py)."""
