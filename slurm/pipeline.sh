@@ -4,7 +4,7 @@
 #   bash slurm/pipeline.sh \
 #     --prep "--out data/pubmed --tokenizer tok/tokenizer.json /data/pubmed/baseline /data/pubmed/updates" \
 #     --train "configs/pretrain/130m.yaml" \
-#     --convert "--checkpoint runs/130m --out runs/130m/hf" \
+#     --convert "runs/130m --to hf --out runs/130m/hf --verify" \
 #     --eval "--models runs/130m/hf --tasks bioasq,pubmedqa"
 #
 # Each stage option holds that stage's arguments as one string (shell quoting

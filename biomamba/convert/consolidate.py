@@ -17,7 +17,9 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -62,7 +64,10 @@ def read_meta(tag_dir: Path) -> dict:
     p = tag_dir / "biomamba_meta.json"
     if not p.is_file():
         raise ConversionError(f"{p} is missing: not a BioMamba training checkpoint")
-    return json.loads(p.read_text())
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConversionError(f"{p} is not valid JSON ({exc}); the checkpoint is corrupt") from exc
 
 
 def expected_files(layout: dict) -> list[str]:
@@ -76,6 +81,36 @@ def expected_files(layout: dict) -> list[str]:
         if zero >= 1:
             files += [f"zero_pp_rank_{d}_mp_rank_{t:02d}_optim_states.pt" for d in range(dp)]
     return files
+
+
+def check_files(tag_dir: Path, layout: dict) -> None:
+    """Every shard file the layout implies is present and is an intact archive; no shard beyond the layout.
+
+    ``torch.save`` writes zip archives whose central directory is at the end, so a truncated
+    file (a save killed mid-write, a partial copy) fails ``zipfile`` immediately, and the
+    error names the file instead of surfacing as an unpickling error deep inside DeepSpeed.
+    """
+    expected = expected_files(layout)
+    missing = [f for f in expected if not (tag_dir / f).is_file()]
+    if missing:
+        raise ConversionError(
+            f"{tag_dir} lacks {len(missing)} shard file(s) for its layout (TP={layout['tp']}, DP={layout['dp']}, "
+            f"ZeRO-{layout['zero_stage']}): {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}"
+        )
+    pattern = re.compile(r"(zero_pp_rank_\d+_)?mp_rank_\d+_(model|optim)_states\.pt")
+    extra = sorted(f.name for f in tag_dir.iterdir() if pattern.fullmatch(f.name) and f.name not in expected)
+    if extra:
+        raise ConversionError(
+            f"layout mismatch in {tag_dir}: biomamba_meta.json says TP={layout['tp']}, DP={layout['dp']}, "
+            f"ZeRO-{layout['zero_stage']}, but it also holds {', '.join(extra[:5])}; the meta file does not "
+            "belong to these shards"
+        )
+    for f in expected:
+        try:
+            with zipfile.ZipFile(tag_dir / f) as z:
+                z.namelist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ConversionError(f"{tag_dir / f} is corrupt or truncated ({exc}); use an earlier tag") from exc
 
 
 def _quiet():
@@ -103,13 +138,10 @@ def consolidate(path: str | os.PathLike, tag: str = "latest") -> tuple[MambaConf
     ckpt_dir = checkpoints_dir(path)
     tag_dir = resolve_tag(ckpt_dir, tag)
     meta = read_meta(tag_dir)
-    layout = meta["layout"]
-    missing = [f for f in expected_files(layout) if not (tag_dir / f).is_file()]
-    if missing:
-        raise ConversionError(
-            f"{tag_dir} lacks {len(missing)} shard file(s) for its layout (TP={layout['tp']}, DP={layout['dp']}, "
-            f"ZeRO-{layout['zero_stage']}): {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}"
-        )
+    layout = meta.get("layout")
+    if not isinstance(layout, dict) or not {"tp", "dp", "zero_stage"} <= set(layout):
+        raise ConversionError(f"{tag_dir / 'biomamba_meta.json'}: no 'layout' with tp, dp and zero_stage")
+    check_files(tag_dir, layout)
     cfg = from_dict(MambaConfig, meta["config"]["model"]).validate()
     per_rank = []
     for t in range(layout["tp"]):
@@ -124,7 +156,10 @@ def consolidate(path: str | os.PathLike, tag: str = "latest") -> tuple[MambaConf
         absent = [t for t, r in enumerate(per_rank) if name not in r]
         if absent:
             raise ConversionError(f"{tag_dir}: parameter {name} is missing from TP rank(s) {absent}")
-        full[name] = tp_layout.merge(name, [r[name] for r in per_rank]).contiguous()
+        try:
+            full[name] = tp_layout.merge(name, [r[name] for r in per_rank]).contiguous()
+        except ValueError as exc:
+            raise ConversionError(f"{tag_dir}: cannot merge the TP shards: {exc}") from exc
     if cfg.tie_embeddings or "lm_head.weight" not in full:
         full["lm_head.weight"] = full["backbone.embedding.weight"]
     return cfg, full, meta

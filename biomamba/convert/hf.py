@@ -2,8 +2,14 @@
 
 The only key that differs: ``backbone.embedding.weight`` (ours, mamba_ssm) vs
 ``backbone.embeddings.weight`` (HF). HF's ``vocab_size`` is the padded vocabulary;
-we record the unpadded size as the extra config attribute ``biomamba_vocab_size``
-so a round trip restores it exactly.
+we record the unpadded size (when it differs) as the extra config attribute
+``biomamba_vocab_size`` so a round trip restores it exactly.
+
+``rescale_prenorm_residual`` is written as ``false`` and our value kept as
+``biomamba_rescale_prenorm_residual``: it only matters when initializing a new model,
+and transformers 5 (``MambaPreTrainedModel._init_weights``) divides ``out_proj.weight``
+by sqrt(n_layer) in place *after* ``from_pretrained`` loaded it when the flag is true,
+silently corrupting a trained model (found by biomamba-convert --verify).
 """
 
 from __future__ import annotations
@@ -46,14 +52,18 @@ def hf_config_from_ours(cfg: MambaConfig, *, bos_token_id=None, eos_token_id=Non
         time_step_max=cfg.ssm("dt_max"),
         time_step_init_scheme=cfg.ssm("dt_init"),
         time_step_floor=cfg.ssm("dt_init_floor"),
-        rescale_prenorm_residual=cfg.rescale_prenorm_residual,
+        rescale_prenorm_residual=False,  # see the module docstring
         tie_word_embeddings=cfg.tie_embeddings,
         bos_token_id=bos_token_id,
         eos_token_id=eos_token_id,
         pad_token_id=pad_token_id,
         use_cache=True,
     )
-    hf.biomamba_vocab_size = cfg.vocab_size
+    # Only what HF's own fields cannot express, so a plain HF config round-trips unchanged.
+    if cfg.vocab_size != cfg.padded_vocab_size:
+        hf.biomamba_vocab_size = cfg.vocab_size
+    if cfg.rescale_prenorm_residual:
+        hf.biomamba_rescale_prenorm_residual = True
     return hf
 
 
@@ -91,7 +101,7 @@ def ours_config_from_hf(hf) -> MambaConfig:
         tie_embeddings=bool(get("tie_word_embeddings", True)),
         norm_epsilon=float(get("layer_norm_epsilon", 1e-5)),
         initializer_range=float(get("initializer_range", 0.1)),
-        rescale_prenorm_residual=bool(get("rescale_prenorm_residual", False)),
+        rescale_prenorm_residual=bool(get("biomamba_rescale_prenorm_residual", get("rescale_prenorm_residual", False))),
     )
     if cfg.padded_vocab_size != hf_vocab:
         cfg.pad_vocab_size_multiple = 1

@@ -34,7 +34,8 @@ def main(argv=None) -> int:
 
             tok = load_tokenizer(cfg.tokenizer)
             tokenizer_hash = tok.content_hash
-            if tok.vocab_size > cfg.model.vocab_size:
+            # With init.from_pretrained the vocabulary is set from the tokenizer when the model is built.
+            if tok.vocab_size > cfg.model.vocab_size and not cfg.init.from_pretrained:
                 raise ConfigError(f"model.vocab_size={cfg.model.vocab_size} < tokenizer vocabulary {tok.vocab_size}; "
                                   f"set model.vocab_size={tok.vocab_size}")
         model = build_model(cfg, rt)

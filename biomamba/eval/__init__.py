@@ -1,0 +1,14 @@
+"""Evaluation: BioASQ and PubMedQA (loading, prompting, answering, official scoring) and LM metrics.
+
+Subpackages ``bioasq`` and ``pubmedqa`` hold each benchmark's file formats and
+scoring; the modules here are shared:
+
+* ``prompting`` -- prompts within a token budget, answer-only training examples
+* ``qa_formats`` -- how answers are written as text (targets and parsing)
+* ``finetune_examples`` -- BioASQ questions -> training examples and batches
+* ``scoring`` -- the model interface (:class:`~biomamba.eval.scoring.CausalLMScorer`)
+* ``adapters`` / ``model_loading`` -- MambaLM, Hugging Face models, model directories
+* ``answering`` -- model -> BioASQ answers / PubMedQA labels
+* ``lm_metrics`` -- cross-entropy, perplexity, bits per byte
+* ``runner`` -- :func:`~biomamba.eval.runner.evaluate_model`, driven by ``config.EvalConfig``
+"""
