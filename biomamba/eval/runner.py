@@ -8,6 +8,7 @@ the fine-tuning loop (dev-set model selection) call it the same way.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from biomamba.eval.answering import DecodingSettings, answer_bioasq, answer_pubmedqa
 from biomamba.eval.bioasq.data import load_bioasq
@@ -47,8 +48,16 @@ def _pubmedqa(model: CausalLMScorer, tokenizer: TokenizerLike, cfg: EvalConfig, 
     return score_pubmedqa(predictions, truth)
 
 
-def evaluate_model(model: CausalLMScorer, tokenizer: TokenizerLike, cfg: EvalConfig) -> dict:
-    """Run ``cfg.tasks`` on ``model``; returns a JSON-ready dict of scores, load reports and timings."""
+def evaluate_model(
+    model: CausalLMScorer,
+    tokenizer: TokenizerLike,
+    cfg: EvalConfig,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
+    """Run ``cfg.tasks`` on ``model``; returns a JSON-ready dict of scores, load reports and timings.
+
+    ``progress(task, done, total)`` is called as BioASQ questions are answered (progress bars).
+    """
     cfg.validate()
     result: dict = {"model": model.name, "loads": [], "seconds": {}}
     questions = None
@@ -58,7 +67,8 @@ def evaluate_model(model: CausalLMScorer, tokenizer: TokenizerLike, cfg: EvalCon
 
     if "bioasq" in cfg.tasks:
         t0 = time.perf_counter()
-        answers = answer_bioasq(model, tokenizer, questions, _settings(cfg))
+        tick = (lambda done, total: progress("bioasq", done, total)) if progress else None
+        answers = answer_bioasq(model, tokenizer, questions, _settings(cfg), tick)
         if cfg.submission_out:
             submitted = write_submission(answers, cfg.submission_out)["questions"]
         else:

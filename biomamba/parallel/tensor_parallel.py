@@ -95,6 +95,18 @@ class VocabParallelHead(nn.Module):
 
 
 def _mark_tp(param: nn.Parameter, dim: int) -> None:
+    """Mark ``param`` as split along ``dim`` over TP ranks (megatron's attributes, read by DeepSpeed).
+
+    megatron-core's layers set these only inside their own weight initialization, which we skip
+    (``perform_initialization=False``: values are copied from the full model), so every sharded
+    weight — megatron's included — is marked here. Without the mark, DeepSpeed's gradient norm
+    counts the parameter on TP rank 0 only and clipping under TP uses a too-small norm.
+    """
+    if getattr(param, "tensor_model_parallel", False):
+        return
+    for attr in ("tensor_model_parallel", "partition_dim", "partition_stride"):
+        if hasattr(param, attr):
+            delattr(param, attr)
     _, mtp, _ = _megatron()
     mtp.set_tensor_model_parallel_attributes(param, True, dim, 1)
 
@@ -141,8 +153,10 @@ def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
         in_proj = lin["column"](d_model, 2 * cfg.d_inner, config=mcfg, init_method=_no_init,
                                 bias=has_bias, gather_output=False, skip_bias_add=False)
         in_proj.weight.copy_(sl("in_proj.weight", mx.in_proj.weight))
+        _mark_tp(in_proj.weight, 0)
         if has_bias:
             in_proj.bias.copy_(sl("in_proj.bias", mx.in_proj.bias))
+            _mark_tp(in_proj.bias, 0)
         mx.in_proj = in_proj
 
         conv = nn.Conv1d(s, s, mx.conv1d.kernel_size[0], groups=s, padding=mx.conv1d.padding[0],
@@ -157,6 +171,7 @@ def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
         x_proj = lin["row_shared"](cfg.d_inner, mx.x_proj.weight.shape[0], config=mcfg, init_method=_no_init,
                                    bias=False, input_is_parallel=True, skip_bias_add=False)
         x_proj.weight.copy_(sl("x_proj.weight", mx.x_proj.weight))
+        _mark_tp(x_proj.weight, 1)
         mx.x_proj = x_proj
 
         dt = nn.Linear(mx.dt_proj.in_features, s, bias=True)
@@ -174,12 +189,14 @@ def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
         out_proj = lin["row"](cfg.d_inner, d_model, config=mcfg, init_method=_no_init, bias=has_bias,
                               input_is_parallel=True, skip_bias_add=False)
         out_proj.weight.copy_(sl("out_proj.weight", mx.out_proj.weight))
+        _mark_tp(out_proj.weight, 1)
         if has_bias:
             out_proj.bias.copy_(mx.out_proj.bias)
         mx.out_proj = out_proj
 
     emb = mtp.VocabParallelEmbedding(cfg.padded_vocab_size, cfg.d_model, config=mcfg, init_method=_no_init)
     emb.weight.copy_(sl("embedding.weight", model.backbone.embedding.weight))
+    _mark_tp(emb.weight, 0)
     full_head = model.lm_head.weight
     model.backbone.embedding = emb
     if cfg.tie_embeddings:

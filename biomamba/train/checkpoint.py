@@ -41,6 +41,8 @@ class TrainState:
     tokens_seen: int = 0
     skipped_steps: int = 0  # NaN/Inf steps skipped so far
     wandb_run_id: str | None = None
+    best: dict | None = None  # model selection: {tag, step, metric, value} of the best evaluation so far
+    evals_since_best: int = 0  # evaluations in a row that did not improve on ``best`` (early stopping)
 
 
 class CheckpointError(RuntimeError):
@@ -82,6 +84,7 @@ class CheckpointManager:
         self.dir = Path(run_dir) / "checkpoints"
         self.keep_last = keep_last
         self.rank = rank
+        self.pinned: str | None = None  # a tag pruning never deletes (the best one of model selection)
 
     # ----- discovery -----
     def latest_tag(self) -> str | None:
@@ -134,7 +137,7 @@ class CheckpointManager:
         tags = sorted(p.name for p in self.dir.glob("step_*") if p.is_dir() and re.fullmatch(r"step_\d{8}", p.name))
         complete = [t for t in tags if (self.dir / t / COMPLETE).is_file()]
         for t in complete[: max(0, len(complete) - self.keep_last)]:
-            if t != keep:
+            if t not in (keep, self.pinned):
                 shutil.rmtree(self.dir / t, ignore_errors=True)
                 shutil.rmtree(self.dir / (t + "_universal"), ignore_errors=True)
         for t in tags:  # leftovers of interrupted saves older than the kept one

@@ -90,11 +90,34 @@ class CheckpointConfig(Config):
             raise ConfigError("checkpoint.keep_last: must be >= 1 (the newest checkpoint is always kept)")
 
 
+# Metric names where lower is better; selecting them with select_mode=max is refused (a silent footgun).
+LOWER_IS_BETTER_SUFFIXES = ("loss", "ppl", "bpb", "perplexity", "cross_entropy", "bits_per_byte")
+
+
 @dataclass
 class EvalConfig(Config):
     every_steps: int = 500  # 0 disables periodic evaluation
     max_batches: Optional[int] = None  # None = the whole validation split
     at_end: bool = True
+    # Model selection: a metric of the evaluation record (e.g. val_loss, dev_yesno_accuracy). Each evaluation
+    # that improves it saves a checkpoint, records it in <run_dir>/best.json and protects it from pruning.
+    select_metric: Optional[str] = None
+    select_mode: Literal["max", "min"] = "max"
+    # Stop (exit 0) after this many evaluations in a row without improving select_metric; None: never.
+    patience: Optional[int] = None
+
+    def check(self) -> None:
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"eval.patience: must be >= 1 or null, got {self.patience}")
+        if self.patience is not None and not self.select_metric:
+            raise ConfigError("eval.patience: early stopping needs eval.select_metric (the metric to watch)")
+        if self.select_metric and self.select_mode == "max" and self.select_metric.endswith(LOWER_IS_BETTER_SUFFIXES):
+            raise ConfigError(
+                f"eval.select_mode=max but eval.select_metric={self.select_metric} is lower-is-better; "
+                "set eval.select_mode=min"
+            )
+        if self.select_metric and not self.every_steps and not self.at_end:
+            raise ConfigError("eval.select_metric: nothing is evaluated (eval.every_steps=0, eval.at_end=false)")
 
 
 @dataclass

@@ -7,15 +7,16 @@ counters and RNG states (ours) — is one checkpoint tag (see :mod:`.checkpoint`
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from biomamba.config import ConfigError
 from biomamba.data.format import atomic_write_json, package_versions
 from biomamba.model.flops import flops_per_token
 
@@ -29,6 +30,7 @@ from .metrics import MetricsLogger, device_peak_tflops, memory_stats
 from .optim import build_optimizer
 from .preemption import REQUEUE_EXIT_CODE, PreemptionFlag
 from .schedule import build_scheduler
+from .selection import patience_exhausted, update_selection, write_best
 
 
 class NonFiniteLossError(RuntimeError):
@@ -71,9 +73,19 @@ def write_run_files(cfg: TrainConfig, rt: Runtime) -> dict:
     return versions
 
 
-def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=None, tokenizer_hash: str | None = None) -> int:
-    """Train until ``cfg.max_steps``; returns the process exit code (0 done, 75 requeue)."""
+def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=None, tokenizer_hash: str | None = None,
+          dev_eval: Callable[[torch.nn.Module], dict] | None = None) -> int:
+    """Train until ``cfg.max_steps`` (or early stop); returns the process exit code (0 done, 75 requeue).
+
+    ``dev_eval(model)`` -- e.g. fine-tuning's task scores on a dev split -- runs with the validation
+    loss at every evaluation, on ALL ranks (tensor-parallel and ZeRO-3 forwards are collective);
+    rank 0's metrics are logged and can drive model selection (``cfg.eval.select_metric``).
+    """
     import deepspeed
+
+    if cfg.eval.select_metric and val_data_factory is None and dev_eval is None:
+        raise ConfigError(f"eval.select_metric={cfg.eval.select_metric}: this run evaluates nothing; "
+                          "set data.val_path or remove eval.select_metric")
 
     from megatron.core import parallel_state as ps
 
@@ -131,16 +143,33 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     meta = {"config": cfg.to_dict(), "versions": versions, "tokenizer_hash": tokenizer_hash,
             "layout": {"world_size": rt.world_size, "tp": rt.tp_size, "dp": rt.dp_size, "zero_stage": cfg.parallel.zero_stage}}
 
-    def save():
-        return ckpt.save(engine, state, train_data.state_dict(), meta)
+    saved_step = state.step if plan else -1
 
-    def run_eval():
-        if val_data_factory is None:
-            return
-        m = evaluate(engine.module, val_data_factory(), rt.device, rt.tp_size, dp_group, cfg.eval.max_batches, autocast_dtype)
-        logger.log({"step": state.step, **m},
-                   f"eval step {state.step}: loss {m.get('val_loss', float('nan')):.4f} "
-                   f"ppl {m.get('val_ppl', float('nan')):.2f} bpb {m.get('val_bpb', float('nan')):.4f}")
+    def save():
+        nonlocal saved_step
+        ckpt.pinned = state.best["tag"] if state.best else None  # model selection's best is never pruned
+        tag = ckpt.save(engine, state, train_data.state_dict(), meta)
+        saved_step = state.step
+        if rt.is_main and state.best:
+            write_best(run_dir, state.best)  # only ever names a complete checkpoint
+        return tag
+
+    def evaluate_and_select() -> bool:
+        """Validation loss and/or ``dev_eval``; True if the selection metric improved (save this step)."""
+        m = {}
+        if val_data_factory is not None:
+            m.update(evaluate(engine.module, val_data_factory(), rt.device, rt.tp_size, dp_group, cfg.eval.max_batches,
+                              autocast_dtype))
+        if dev_eval is not None:
+            m.update(dev_eval(engine.module))
+        if not m:
+            return False
+        improved = update_selection(state, m, cfg.eval)
+        console = f"eval step {state.step}: " + " ".join(
+            f"{k} {m[k]:.4f}" for k in ("val_loss", "val_ppl", "val_bpb", cfg.eval.select_metric) if k in m)
+        logger.log({"step": state.step, **m, **({"best": state.best} if cfg.eval.select_metric else {})},
+                   console + (" (best so far)" if improved else ""))
+        return improved
 
     # Fault injection for tests and drills: BIOMAMBA_INJECT_NONFINITE_STEPS=3,4 makes those steps' loss NaN.
     inject = {int(x) for x in os.environ.get("BIOMAMBA_INJECT_NONFINITE_STEPS", "").split(",") if x.strip()}
@@ -149,7 +178,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     data_iter = iter(train_data)
     consecutive_bad = 0
     engine.train()
-    while state.step < cfg.max_steps:
+    while state.step < cfg.max_steps and not patience_exhausted(state, cfg.eval):
         t_start = time.perf_counter()
         try:
             micro_batches = [next(data_iter) for _ in range(ga)]
@@ -166,7 +195,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
         global_tokens = all_reduce_sum(local_tokens, dp_group)
         scale = ga * rt.dp_size / max(global_tokens, 1.0)
 
-        nll_sum, finite = 0.0, True
+        nll_sum, finite, zero0_norm = 0.0, True, float("nan")
         for mb in micro_batches:
             ids, labels = mb["input_ids"].to(rt.device), mb["labels"].to(rt.device)
             logits = engine(ids)  # DeepSpeed enters torch.autocast itself when precision is bf16
@@ -183,6 +212,8 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
             else:
                 nll_sum += float(nll.detach().sum())
             engine.backward(loss)
+            if cfg.parallel.zero_stage == 0 and engine.is_gradient_accumulation_boundary():
+                zero0_norm = _tp_grad_norm(engine.module)  # DeepSpeed records no norm without ZeRO
             if finite or not engine.is_gradient_accumulation_boundary():
                 engine.step()
             else:
@@ -210,7 +241,8 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
                 tps = global_tokens / dt
                 rec = {
                     "step": state.step, "loss": loss_mean, "ppl": math.exp(min(loss_mean, 50.0)),
-                    "lr": scheduler.get_last_lr()[0], "grad_norm": _grad_norm(engine),
+                    "lr": scheduler.get_last_lr()[0],
+                    "grad_norm": zero0_norm if cfg.parallel.zero_stage == 0 else _grad_norm(engine),
                     "tokens_seen": state.tokens_seen, "tokens_per_s": tps,
                     "tokens_per_s_per_device": tps / rt.world_size,
                     "tflops_per_device": fpt * tps / rt.world_size / 1e12,
@@ -229,19 +261,48 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
                        f"[biomamba] signal received: saved {tag}; exiting {REQUEUE_EXIT_CODE} for requeue")
             logger.close()
             return REQUEUE_EXIT_CODE
-        if cfg.eval.every_steps and state.step % cfg.eval.every_steps == 0:
-            run_eval()
-        if state.step % cfg.checkpoint.every_steps == 0 or state.step == cfg.max_steps:
+        eval_due = cfg.eval.every_steps and state.step % cfg.eval.every_steps == 0
+        improved = evaluate_and_select() if eval_due else False
+        if improved or state.step % cfg.checkpoint.every_steps == 0 or state.step == cfg.max_steps:
             tag = save()
             logger.log({"step": state.step, "event": "checkpoint", "checkpoint": tag})
 
+    improved = False
     if cfg.eval.at_end and not (cfg.eval.every_steps and state.step % cfg.eval.every_steps == 0):
-        run_eval()
-    if state.step % cfg.checkpoint.every_steps and state.step != cfg.max_steps:
+        improved = evaluate_and_select()
+    if saved_step != state.step:
         save()
+    elif improved and rt.is_main:
+        write_best(run_dir, state.best)  # this step's checkpoint is already complete
+    if patience_exhausted(state, cfg.eval):
+        logger.log({"step": state.step, "event": "early_stop", "best": state.best,
+                    "evals_since_best": state.evals_since_best},
+                   f"[biomamba] early stop: {state.evals_since_best} evaluations without improving "
+                   f"{cfg.eval.select_metric}; best {state.best}")
     logger.log({"step": state.step, "event": "done", "tokens_seen": state.tokens_seen, "skipped_steps": state.skipped_steps})
     logger.close()
     return 0
+
+
+def _tp_grad_norm(model) -> float:
+    """Global L2 norm of the (already data-parallel-reduced) gradients, counting each TP-sharded
+    parameter on every TP rank and each replicated one once — DeepSpeed's own rule, which it only
+    records under ZeRO."""
+    from megatron.core import parallel_state as ps
+
+    tp_rank = ps.get_tensor_model_parallel_rank()
+    sq = torch.zeros(1, dtype=torch.float64)
+    for p in {id(p): p for p in model.parameters()}.values():
+        if p.grad is not None and (getattr(p, "tensor_model_parallel", False) or tp_rank == 0):
+            sq += p.grad.detach().double().pow(2).sum().cpu()
+    if ps.get_tensor_model_parallel_world_size() > 1:
+        import torch.distributed as dist
+
+        dev = next(model.parameters()).device
+        t = sq.to(dev) if dev.type == "cuda" else sq
+        dist.all_reduce(t, group=ps.get_tensor_model_parallel_group())
+        sq = t.cpu()
+    return float(sq.sqrt())
 
 
 def _grad_norm(engine) -> float:

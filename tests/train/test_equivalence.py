@@ -12,13 +12,15 @@ import torch
 
 from biomamba.convert.consolidate import consolidate
 
-from .launch import TINY, losses, torchrun
+from .launch import TINY, losses, records, torchrun
 
 pytestmark = pytest.mark.slow
 
+# grad_clip=0.1 keeps clipping active at every step (norms are ~1), so a gradient norm that
+# double-counted replicated or missed sharded parameters under TP/ZeRO would change the updates.
 COMMON = ["max_steps=5", "log_every=1", "eval.every_steps=0", "eval.at_end=false", "checkpoint.every_steps=5",
-          "parallel.precision=fp32", "optim.lr=1e-3", "schedule.warmup_steps=2", "model.n_layer=2", "model.d_model=64",
-          "model.vocab_size=512", "data.seq_len=32"]
+          "parallel.precision=fp32", "optim.lr=1e-3", "optim.grad_clip=0.1", "schedule.warmup_steps=2",
+          "model.n_layer=2", "model.d_model=64", "model.vocab_size=512", "data.seq_len=32"]
 
 LAYOUTS = {
     "A_tp1_dp1_mb8": (1, ["data.micro_batch_size=8", "parallel.zero_stage=0"]),
@@ -39,7 +41,8 @@ def runs(tmp_path_factory):
         run_dir = tmp_path_factory.mktemp(name)
         torchrun(nproc, TINY, COMMON + extra + [f"run_dir={run_dir}"])
         _, sd, meta = consolidate(run_dir)
-        out[name] = {"losses": losses(run_dir), "weights": sd, "meta": meta}
+        norms = {r["step"]: r["grad_norm"] for r in records(run_dir) if "grad_norm" in r}
+        out[name] = {"losses": losses(run_dir), "weights": sd, "meta": meta, "grad_norms": norms}
     return out
 
 
@@ -53,6 +56,9 @@ def test_same_losses_and_weights_as_reference(runs, name):
     assert sorted(got["losses"]) == [1, 2, 3, 4, 5]
     for step, loss in ref["losses"].items():
         assert abs(got["losses"][step] - loss) <= 1e-5 * abs(loss), (step, got["losses"][step], loss)
+    for step, norm in ref["grad_norms"].items():  # the clipping norm itself agrees
+        assert abs(got["grad_norms"][step] - norm) <= 1e-5 * norm, (step, got["grad_norms"][step], norm)
+        assert norm > 0.1  # so clipping was active
     assert set(got["weights"]) == set(ref["weights"])
     worst = max((_rel(got["weights"][k], ref["weights"][k]), k) for k in ref["weights"])
     assert worst[0] <= 1e-5, worst

@@ -3,6 +3,9 @@
 Prints one JSON object: the Phase-B scores (see
 :mod:`biomamba.eval.bioasq.scorer`), ``counts`` and ``warnings``.  Exit code 0
 when scored, 2 when a file cannot be read as BioASQ JSON.
+
+``python -m biomamba.eval.bioasq answer --model PATH --questions BATCH.json --out SUB.json``
+writes a model's submission for a test batch (see :mod:`biomamba.eval.bioasq.answer_cli`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import json
 import sys
 
+from biomamba.eval.bioasq.answer_cli import add_answer_parser, answer_main
 from biomamba.eval.bioasq.data import BioASQFormatError
 from biomamba.eval.bioasq.scorer import score_files
 from biomamba.eval.bioasq.submission import SubmissionFormatError
@@ -30,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     score.add_argument("--stemmer", action="store_true", help="Porter-stem words before ROUGE")
     score.add_argument("--per-question", action="store_true", help="also print each question's scores")
+    add_answer_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "answer":
+        return answer_main(args)
 
     try:
         result = score_files(args.gold, args.submission, missing=args.missing, use_stemmer=args.stemmer)

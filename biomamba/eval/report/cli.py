@@ -1,0 +1,195 @@
+"""``launcher/evaluate.py``: evaluate several models on the same sets and write a comparison report.
+
+Outputs in ``--out``: ``report.md`` (tables), ``report.json`` (``{"models": [{"model", "scores", …}],
+"config", "versions"}``; read by ``biomamba.pipeline``), ``report.png`` (bars per metric),
+``submissions/<model>.json`` (official BioASQ Phase-B submissions), ``config.json`` and
+``versions.json``. Exit codes: 0 done, 2 bad arguments (a missing file, a model that cannot
+be read, a task without its data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from biomamba.eval.config import EVAL_TASKS, EvalConfig
+from biomamba.eval.decoding_args import add_decoding_arguments, add_model_arguments
+
+from .heldout import heldout_names, read_heldout
+from .markdown import render
+from .models import ModelError, as_dtype, describe, load, name_models, tokenizer_groups, tokenizer_info
+from .plot import plot
+from .scores import flatten_scores
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Compare models on BioASQ, PubMedQA and language-model metrics "
+                                            "(docs/finetune.md).")
+    p.add_argument("--models", nargs="+", required=True, metavar="PATH[@TAG]",
+                   help="training runs or checkpoints (a run with best.json: its best checkpoint), BioMamba exports, "
+                        "HF or mamba_ssm directories; PATH@TAG picks a training checkpoint")
+    p.add_argument("--tasks", nargs="+", default=["bioasq", "lm"], choices=EVAL_TASKS)
+    p.add_argument("--bioasq-gold", help="BioASQ golden file: answered and scored; its snippets and ideal answers "
+                                         "are also LM test sets")
+    p.add_argument("--pubmedqa-data", help="PubMedQA questions (ori_pqal.json)")
+    p.add_argument("--pubmedqa-ground-truth", help="PubMedQA labels of the test PMIDs (test_ground_truth.json)")
+    p.add_argument("--heldout", nargs="+", default=[], metavar="JSONL_OR_DIR",
+                   help="held-out texts: JSONL records with a 'text' field, or folders of them (<prep>/split/test/)")
+    p.add_argument("--out", default="eval_report", help="output folder (default: eval_report)")
+    add_model_arguments(p)
+    add_decoding_arguments(p)
+    p.add_argument("--lm-max-texts", type=int, default=2000, help="texts per LM set, the first in file order (0: all)")
+    p.add_argument("--lm-max-length", type=int, default=2048, help="tokens per scoring window")
+    p.add_argument("--lm-batch-size", type=int, default=4)
+    p.add_argument("--missing", default="zero", choices=("zero", "skip"), help="BioASQ questions missing from a "
+                   "submission: score 0 (default) or leave out as the official jar does")
+    return p.parse_args(argv)
+
+
+def _check(args) -> None:
+    if "bioasq" in args.tasks and not args.bioasq_gold:
+        raise ModelError("--tasks bioasq needs --bioasq-gold GOLD.json")
+    if "pubmedqa" in args.tasks and not (args.pubmedqa_data and args.pubmedqa_ground_truth):
+        raise ModelError("--tasks pubmedqa needs --pubmedqa-data ori_pqal.json and --pubmedqa-ground-truth "
+                         "test_ground_truth.json")
+    if "lm" in args.tasks and not (args.bioasq_gold or args.heldout):
+        raise ModelError("--tasks lm needs texts: --bioasq-gold and/or --heldout")
+    for flag in ("bioasq_gold", "pubmedqa_data", "pubmedqa_ground_truth"):
+        value = getattr(args, flag)
+        if value and not Path(value).is_file():
+            raise ModelError(f"--{flag.replace('_', '-')} {value}: no such file")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda: no CUDA device here; use --device cpu")
+
+
+def versions() -> dict:
+    from biomamba.data.format import package_versions
+
+    out = package_versions(("biomamba", "torch", "transformers", "sentencepiece", "tokenizers", "rouge-score",
+                            "numpy", "matplotlib"))
+    try:
+        out["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                           cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        out["git_commit"] = None
+    return out
+
+
+def eval_config(args, submission: Path | None) -> EvalConfig:
+    # Held-out LM sets are scored here, not by evaluate_model: without a gold file "lm" has nothing left for it.
+    tasks = [t for t in args.tasks if t != "lm" or args.bioasq_gold]
+    return EvalConfig(
+        tasks=tasks, bioasq_gold=args.bioasq_gold, submission_out=str(submission) if submission else None,
+        pubmedqa_data=args.pubmedqa_data, pubmedqa_ground_truth=args.pubmedqa_ground_truth,
+        lm_max_texts=args.lm_max_texts or None, lm_max_length=args.lm_max_length, lm_batch_size=args.lm_batch_size,
+        max_prompt_tokens=args.max_prompt_tokens, max_exact_tokens=args.max_exact_tokens,
+        max_ideal_tokens=args.max_ideal_tokens, factoid_candidates=args.factoid_candidates,
+        repeat_question=args.repeat_question, ideal_answers=not args.no_ideal_answers, missing=args.missing,
+    )
+
+
+class _Progress:
+    """A tqdm bar per model and task, fed by evaluate_model's progress callback."""
+
+    def __init__(self, name: str):
+        self.name, self.bar = name, None
+
+    def __call__(self, task: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=f"{self.name}: {task}", unit="question", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def evaluate_one(spec, args, heldout: dict[str, list[str]], out: Path):
+    """(report entry without the tokenizer group, tokenizer) of one model."""
+    from biomamba.eval.lm_metrics import evaluate_texts
+    from biomamba.eval.runner import evaluate_model
+
+    scorer, tokenizer = load(spec, args.device, as_dtype(args.dtype))
+    safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", spec.name)
+    submission = out / "submissions" / f"{safe}.json" if "bioasq" in args.tasks else None
+    if submission:
+        submission.parent.mkdir(exist_ok=True)
+    cfg = eval_config(args, submission)
+    result: dict = {"loads": [], "seconds": {}}
+    if cfg.tasks:
+        progress = _Progress(spec.name)
+        try:
+            result = evaluate_model(scorer, tokenizer, cfg, progress)
+        finally:
+            progress.close()
+    if "lm" in args.tasks and heldout:
+        t0 = time.perf_counter()
+        lm = result.setdefault("lm", {})
+        for name, texts in heldout.items():
+            print(f"[evaluate] {spec.name}: LM metrics on {name} ({len(texts)} texts)", file=sys.stderr, flush=True)
+            lm[name] = evaluate_texts(scorer.device_logits, tokenizer, texts, max_length=args.lm_max_length,
+                                      batch_size=args.lm_batch_size)
+        result["seconds"]["lm_heldout"] = time.perf_counter() - t0
+    entry = {
+        "model": spec.spec, "name": spec.name, "path": str(spec.path.resolve()), "kind": spec.kind, "tag": spec.tag,
+        "tokenizer": tokenizer_info(tokenizer),
+        "scores": flatten_scores(result, cfg.ideal_answers),
+        "submission": str(submission.relative_to(out)) if submission else None,
+        "bioasq_counts": result.get("bioasq", {}).get("counts"),
+        "warnings": result.get("bioasq", {}).get("warnings", []),
+        "lm_sizes": {k: {"tokens": v["tokens"], "bytes": v["bytes"]} for k, v in result.get("lm", {}).items()},
+        "loads": result.get("loads", []), "seconds": result.get("seconds", {}),
+    }
+    del scorer
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return entry, tokenizer
+
+
+def _write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        _check(args)
+        specs = [describe(s, args.tokenizer) for s in args.models]
+        heldout = dict(zip(heldout_names(args.heldout),
+                           (read_heldout(h, args.lm_max_texts or None) for h in args.heldout)))
+    except (ModelError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    name_models(specs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {**{k: v for k, v in vars(args).items()}, "eval": eval_config(args, None).to_dict(),
+              "heldout_sets": {name: len(texts) for name, texts in heldout.items()}}
+    report = {"models": [], "config": config, "versions": versions()}
+    _write_json(out / "config.json", report["config"])
+    _write_json(out / "versions.json", report["versions"])
+    tokenizers = []
+    for spec in specs:
+        print(f"[evaluate] {spec.name} ({spec.kind}, {spec.path})", file=sys.stderr, flush=True)
+        entry, tokenizer = evaluate_one(spec, args, heldout, out)
+        report["models"].append(entry)
+        tokenizers.append(tokenizer)
+    for entry, group in zip(report["models"], tokenizer_groups(tokenizers)):
+        entry["tokenizer"]["group"] = group
+    _write_json(out / "report.json", report)
+    (out / "report.md").write_text(render(report))
+    plot(report, out / "report.png")
+    print(render(report))
+    print(f"[evaluate] wrote {out / 'report.md'}, report.json, report.png", file=sys.stderr)
+    return 0

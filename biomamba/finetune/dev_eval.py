@@ -1,0 +1,134 @@
+"""Dev-split evaluation of the model being fine-tuned: the engine's ``dev_eval`` hook.
+
+Called on every rank with the live (possibly tensor-parallel, ZeRO-sharded) module. It
+reports the answer-token loss of the dev examples (``dev_loss``, ``dev_ppl``, ``dev_bpb``)
+and the official BioASQ scores of the answers the model gives (``dev_yesno_accuracy``, …,
+only for question types the dev split has), decoded exactly as ``launcher/evaluate.py``
+does (:mod:`biomamba.eval.answering`).
+
+Parallel layouts:
+
+* tensor parallelism: logits are gathered over the TP group, so every TP rank decodes the
+  same full-vocabulary answer in lockstep;
+* ZeRO-0/1/2: the questions and examples are split over data-parallel ranks and the results
+  gathered (each rank holds the full weights);
+* ZeRO-3: every forward gathers parameters collectively, and generation lengths differ per
+  question, so every rank evaluates the whole dev split, identically.
+
+Evaluation runs in the parameters' dtype (fp32 master weights), without autocast: it
+decides which checkpoint is kept, so it is computed as precisely as it cheaply can be.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.distributed as dist
+
+from biomamba.eval.answering import DecodingSettings, answer_bioasq
+from biomamba.eval.bioasq.data import Question
+from biomamba.eval.bioasq.scorer import score_phase_b
+from biomamba.eval.bioasq.submission import answer_to_json
+from biomamba.eval.finetune_examples import collate_examples
+from biomamba.eval.prompting import TokenizerLike, TrainingExample
+from biomamba.eval.scoring import CausalLMScorer
+from biomamba.train.loss import token_nll
+
+
+def _relevant(key: str, counts: dict, ideal: bool) -> bool:
+    """A score means something only for question types the dev split holds (ROUGE: if generated)."""
+    kind = key.split("_", 1)[0]
+    return ideal if kind.startswith("rouge") else counts.get(kind, 0) > 0
+
+
+class DevEvaluator:
+    def __init__(self, questions: list[Question], examples: list[TrainingExample], tokenizer: TokenizerLike,
+                 settings: DecodingSettings, micro_batch: int, *, tp_size: int = 1, dp_rank: int = 0,
+                 dp_size: int = 1, dp_group=None):
+        self.questions, self.examples, self.tokenizer, self.settings = questions, examples, tokenizer, settings
+        self.micro_batch, self.tp_size, self.dp_group = micro_batch, tp_size, dp_group
+        self.dp = (dp_rank, dp_size)
+        self.share = self.dp  # this call's (rank, size) split of the work; (0, 1) under ZeRO-3
+        self.pad_id = tokenizer.pad_id if tokenizer.pad_id is not None else tokenizer.eos_id
+
+    # ----- pieces -----
+    def _mine(self, items: list) -> list:
+        rank, size = self.share
+        return items[rank::size]
+
+    def scorer(self, model) -> CausalLMScorer:
+        device = next(model.parameters()).device
+
+        def logits(ids: torch.Tensor) -> torch.Tensor:
+            out = model(ids)
+            return _gather_vocabulary(out, self.tp_size) if self.tp_size > 1 else out
+
+        def recurrent(ids: torch.Tensor, max_new_tokens: int, eos_id: int | None) -> torch.Tensor:
+            return model.generate(ids, max_new_tokens=max_new_tokens, temperature=0.0, eos_token_id=eos_id)
+
+        # The model's own O(1)-per-token generation needs whole, local weights; otherwise one full
+        # (collective) forward per new token through ``logits``.
+        fast = recurrent if self.tp_size == 1 and not _zero3_partitioned(model) else None
+        return CausalLMScorer(logits, vocab_size=self.tokenizer.vocab_size, device=device, generate_fn=fast,
+                              pad_id=self.pad_id, name="dev")
+
+    @torch.no_grad()
+    def answer_loss(self, model) -> torch.Tensor:
+        """[nll, tokens, bytes] summed over this rank's share of the dev examples."""
+        device = next(model.parameters()).device
+        totals = torch.zeros(3, dtype=torch.float64)
+        mine = self._mine(self.examples)
+        for i in range(0, len(mine), self.micro_batch):
+            batch = collate_examples(mine[i : i + self.micro_batch], self.pad_id)
+            nll, mask = token_nll(model(batch["input_ids"].to(device)), batch["labels"].to(device), self.tp_size)
+            totals += torch.tensor([nll.sum().item(), mask.sum().item(), batch["bytes"].sum().item()],
+                                   dtype=torch.float64)
+        return totals
+
+    def _gather(self, totals: torch.Tensor, answers: list[dict]) -> tuple[torch.Tensor, list[dict]]:
+        if self.share[1] == 1 or not dist.is_initialized():
+            return totals, answers
+        t = totals.cuda() if dist.get_backend(self.dp_group) == "nccl" else totals
+        dist.all_reduce(t, group=self.dp_group)
+        parts: list = [None] * self.share[1]
+        dist.all_gather_object(parts, answers, group=self.dp_group)
+        return t.cpu(), [a for part in parts for a in part]
+
+    # ----- the hook -----
+    def __call__(self, model) -> dict:
+        t0 = time.perf_counter()
+        self.share = (0, 1) if _zero3_partitioned(model) else self.dp
+        was_training = model.training
+        model.eval()
+        try:
+            totals = self.answer_loss(model)
+            answers = answer_bioasq(self.scorer(model), self.tokenizer, self._mine(self.questions), self.settings)
+        finally:
+            model.train(was_training)
+        totals, submitted = self._gather(totals, [answer_to_json(a) for a in answers])
+        scored = score_phase_b(self.questions, {a["id"]: a for a in submitted})
+        out = {f"dev_{k}": v for k, v in scored.scores.items()
+               if _relevant(k, scored.counts, self.settings.ideal_answers)}
+        nll, tokens, nbytes = totals.tolist()
+        if tokens:
+            out.update(dev_loss=nll / tokens, dev_ppl=math.exp(min(nll / tokens, 50.0)),
+                       dev_bpb=nll / (math.log(2) * nbytes) if nbytes else float("nan"))
+        out.update(dev_questions=len(self.questions), dev_answer_tokens=int(tokens),
+                   dev_eval_s=time.perf_counter() - t0)
+        return out
+
+
+def _zero3_partitioned(model) -> bool:
+    """DeepSpeed ZeRO-3 leaves each parameter as a placeholder outside of forward."""
+    return any(hasattr(p, "ds_id") for p in model.parameters())
+
+
+def _gather_vocabulary(local: torch.Tensor, tp_size: int) -> torch.Tensor:
+    """Vocabulary-parallel logits (this rank's slice) -> the full logits, on every TP rank (any backend)."""
+    from megatron.core import parallel_state as ps
+
+    parts = [torch.empty_like(local) for _ in range(tp_size)]
+    dist.all_gather(parts, local.contiguous(), group=ps.get_tensor_model_parallel_group())
+    return torch.cat(parts, dim=-1)

@@ -1,0 +1,136 @@
+"""``python -m data_prep <command>``: argument parsing; the work is in :mod:`data_prep.commands`.
+
+Exit codes: 0 done; 1 some input file could not be read or downloaded (the
+rest was processed; see the summary); 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from data_prep import commands
+from data_prep.progress import setup_logging
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _task_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task-index", type=int, default=None,
+                   help="this array task (default: $SLURM_ARRAY_TASK_ID, else 0)")
+    p.add_argument("--num-tasks", type=int, default=None,
+                   help="number of array tasks (default: $SLURM_ARRAY_TASK_COUNT, else 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m data_prep", description="BioMamba data preparation (docs/data_prep.md)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    dl = sub.add_parser("download", help="fetch PubMed baseline/update files or PMC articles").add_subparsers(
+        dest="source", required=True)
+    p = dl.add_parser("pubmed", help="NLM baseline or update files with MD5 check and resume")
+    p.add_argument("--kind", choices=["baseline", "updates"], default="baseline")
+    p.add_argument("--out", required=True, help="folder for the .xml.gz files")
+    p.add_argument("--base-url", default=commands.PUBMED_BASE)
+    p.add_argument("--limit", type=int, default=None, help="only the first N files (for trials)")
+    p.add_argument("--retries", type=int, default=5)
+    p = dl.add_parser("pmc", help="PMC Open Access articles from the per-article cloud layout")
+    p.add_argument("--ids", required=True, help="file of PMC ids (PMC123 or PMC123.2), one per line")
+    p.add_argument("--out", required=True)
+    p.add_argument("--subset", choices=["any", "commercial"], default="any")
+    p.add_argument("--base-url", default=commands.PMC_BASE)
+    p.add_argument("--xml-template", default=commands.PMC_XML_TEMPLATE)
+    p.add_argument("--meta-template", default=commands.PMC_META_TEMPLATE)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--retries", type=int, default=5)
+
+    ex = sub.add_parser("extract", help="XML -> records (JSONL)").add_subparsers(dest="source", required=True)
+    p = ex.add_parser("pubmed", help="PubMed XML(.gz) files, in update order")
+    p.add_argument("inputs", nargs="+", metavar="FILE", help="files (or folders) in order: baseline, then updates")
+    p.add_argument("--out", required=True, help="OUT.jsonl (resolved) or a folder of per-file parts (array jobs)")
+    p.add_argument("--languages", type=_csv, default=["eng"], help="comma list of codes, or 'any' (default: eng)")
+    p.add_argument("--keep-retracted", action="store_true")
+    p.add_argument("--keep-title-only", action="store_true", help="keep citations without abstract text")
+    p.add_argument("--min-chars", type=int, default=200)
+    p.add_argument("--force", action="store_true", help="re-extract parts that are up to date")
+    _task_args(p)
+    p = ex.add_parser("pmc", help="JATS .nxml/.xml files, folders or tarballs")
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_TAR")
+    p.add_argument("--out", required=True, help="OUT.jsonl")
+    p.add_argument("--licenses", choices=["any", "commercial"], default="any")
+    p.add_argument("--languages", type=_csv, default=["eng"])
+    p.add_argument("--keep-notices", action="store_true", help="keep corrections/retraction notices")
+    p.add_argument("--allow-no-body", action="store_true", help="keep articles without body text")
+    p.add_argument("--min-chars", type=int, default=500)
+
+    p = sub.add_parser("resolve", help="apply updates/deletions/versions across extracted parts")
+    p.add_argument("parts", nargs="+", metavar="PARTS", help="part folders (natural name order) or part files")
+    p.add_argument("--out", required=True, help="OUT.jsonl")
+
+    p = sub.add_parser("clean", help="normalize, PubMed/PMC overlap, exact + near dedup")
+    p.add_argument("inputs", nargs="+", metavar="IN.jsonl")
+    p.add_argument("--out", required=True)
+    p.add_argument("--no-exact-dedup", action="store_true")
+    p.add_argument("--no-near-dedup", action="store_true")
+    p.add_argument("--near-dup-threshold", type=float, default=0.85)
+    p.add_argument("--num-perm", type=int, default=128)
+    p.add_argument("--shingle-words", type=int, default=5)
+    p.add_argument("--prefer", choices=["fulltext", "abstract"], default="fulltext")
+
+    p = sub.add_parser("split", help="train/val/test by id hash, evaluation documents removed")
+    p.add_argument("inputs", nargs="+", metavar="IN.jsonl")
+    p.add_argument("--out", required=True, help="folder for <split>/part-*.jsonl")
+    p.add_argument("--fractions", default="train=0.98,val=0.01,test=0.01")
+    p.add_argument("--salt", default="biomamba-split-v1")
+    p.add_argument("--exclude-pmids", action="append", default=[], metavar="FILE")
+    p.add_argument("--exclude-bioasq", action="append", default=[], metavar="FILE")
+    p.add_argument("--exclude-pubmedqa", action="append", default=[], metavar="FILE")
+    p.add_argument("--shard-mb", type=float, default=256.0, help="approximate size of each later token shard")
+
+    p = sub.add_parser("train-tokenizer", help="SentencePiece BPE on a sample of the train split")
+    p.add_argument("inputs", nargs="+", metavar="SPLIT_DIR_OR_JSONL")
+    p.add_argument("--out", required=True)
+    p.add_argument("--vocab-size", type=int, default=32000)
+    p.add_argument("--sample-docs", type=int, default=1_000_000)
+    p.add_argument("--max-sentences", type=int, default=5_000_000)
+    p.add_argument("--threads", type=int, default=0)
+
+    p = sub.add_parser("shard", help="tokenize split parts into WebDataset token shards")
+    p.add_argument("--input", required=True, help="the split output folder")
+    p.add_argument("--tokenizer", required=True, help=".model, tokenizer.json or a folder with one")
+    p.add_argument("--out", required=True)
+    p.add_argument("--splits", type=_csv, default=None, help="comma list (default: all in the input)")
+    p.add_argument("--batch-docs", type=int, default=256)
+    p.add_argument("--threads", type=int, default=0, help="cores to use (default: all this process may use)")
+    p.add_argument("--workers", type=int, default=0, help="parts sharded at once, one process each (default: auto)")
+    p.add_argument("--verify-existing", action="store_true", help="re-hash finished shards before skipping them")
+    _task_args(p)
+
+    p = sub.add_parser("merge-manifest", help="join shard receipts into each split's manifest.json")
+    p.add_argument("out", metavar="SHARD_DIR")
+    p.add_argument("--splits", type=_csv, default=None)
+    p.add_argument("--verify", action="store_true", help="re-hash every shard against its receipt")
+
+    p = sub.add_parser("run", help="the whole chain from a config (configs/data/*.yaml)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--force", action="store_true", help="rerun stages that are up to date")
+    p.add_argument("overrides", nargs="*", metavar="key.sub=value")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return commands.dispatch(args)
+    except commands.UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,233 @@
+"""Handlers of the subcommands: build the stage config from flags, run it, write stats, print the summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from biomamba.config import ConfigError
+from data_prep.config import CleanConfig, PmcConfig, PubmedConfig, ShardConfig, SplitConfig, TokenizerConfig
+from data_prep.download import PMC_BASE, PMC_META_TEMPLATE, PMC_XML_TEMPLATE, PUBMED_BASE  # noqa: F401 (cli defaults)
+from data_prep.stats import StageStats
+from data_prep.tasks import TaskError, task_from_env
+
+log = logging.getLogger("data_prep")
+
+
+class UsageError(ValueError):
+    """Bad flags or configuration (exit code 2)."""
+
+
+def stats_path_for(out: Path) -> Path:
+    """``OUT.jsonl`` -> ``OUT.stats.json``."""
+    return out.with_name(out.name[: -len(".jsonl")] + ".stats.json") if out.name.endswith(".jsonl") else out / "stats.json"
+
+
+def finish(stats: StageStats, path: Path | None = None, config: dict | None = None) -> int:
+    """Write (optional) and print the stats; exit code 1 when an input failed."""
+    if path is not None:
+        stats.write(path, config)
+    stats.print_summary()
+    for p, reason in stats.failed_inputs.items():
+        log.error("input failed: %s (%s)", p, reason)
+    return 1 if stats.failed_inputs or stats.info.get("failures") else 0
+
+
+def _checked(cfg):
+    try:
+        return cfg.validate()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _tasks(args) -> tuple[int, int]:
+    try:
+        return task_from_env(args.task_index, args.num_tasks)
+    except TaskError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def cmd_download(args) -> int:
+    from data_prep.download import download_pmc, download_pubmed
+    from data_prep.http_fetch import FetchError, FetchPolicy
+
+    policy = FetchPolicy(retries=args.retries)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if args.source == "pubmed":
+            stats = download_pubmed(out, args.kind, args.base_url, args.limit, policy)
+            name = f"download-{args.kind}.stats.json"
+        else:
+            stats = download_pmc(out, args.ids, args.subset, args.base_url, args.limit, args.xml_template,
+                                 args.meta_template, policy)
+            name = "download-pmc.stats.json"
+    except FetchError as exc:
+        log.error("%s", exc)
+        return 1
+    code = finish(stats, out / name, {"args": {k: v for k, v in vars(args).items() if k != "func"}})
+    return 1 if stats.errors else code
+
+
+def cmd_extract(args) -> int:
+    out = Path(args.out)
+    if args.source == "pubmed":
+        from data_prep.extract_pubmed import extract_pubmed
+
+        cfg = _checked(PubmedConfig(inputs=list(args.inputs), languages=args.languages,
+                                    keep_retracted=args.keep_retracted, keep_title_only=args.keep_title_only,
+                                    min_chars=args.min_chars))
+        if out.name.endswith(".jsonl"):
+            if (args.num_tasks or 1) != 1 or (args.task_index or 0) != 0:
+                raise UsageError("--task-index/--num-tasks need a parts folder as --out (not a .jsonl file); "
+                                 "run `resolve` on that folder afterwards")
+            task_index, num_tasks = 0, 1  # Slurm variables are ignored: this mode resolves all files itself
+        else:
+            task_index, num_tasks = _tasks(args)
+        try:
+            stats = extract_pubmed(args.inputs, out, cfg, task_index=task_index, num_tasks=num_tasks, force=args.force)
+        except TaskError as exc:
+            raise UsageError(str(exc)) from exc
+        return finish(stats)
+    from data_prep.extract_pmc import extract_pmc
+
+    if not out.name.endswith(".jsonl"):
+        raise UsageError(f"--out must be a .jsonl file, got {out}")
+    cfg = _checked(PmcConfig(inputs=list(args.inputs), licenses=args.licenses, languages=args.languages,
+                             keep_notices=args.keep_notices, require_body=not args.allow_no_body,
+                             min_chars=args.min_chars))
+    return finish(extract_pmc(args.inputs, out, cfg))
+
+
+def cmd_resolve(args) -> int:
+    from data_prep.progress import Progress
+    from data_prep.resolve import ResolveError, resolve
+
+    out = Path(args.out)
+    if not out.name.endswith(".jsonl"):
+        raise UsageError(f"--out must be a .jsonl file, got {out}")
+    try:
+        with Progress("resolve", unit="records") as bar:
+            stats = resolve(args.parts, out, progress=bar)
+    except ResolveError as exc:
+        raise UsageError(str(exc)) from exc
+    return finish(stats, stats_path_for(out), {"parts": args.parts})
+
+
+def cmd_clean(args) -> int:
+    from data_prep.clean import clean
+
+    cfg = _checked(CleanConfig(exact_dedup=not args.no_exact_dedup, near_dedup=not args.no_near_dedup,
+                               near_dup_threshold=args.near_dup_threshold, num_perm=args.num_perm,
+                               shingle_words=args.shingle_words, prefer=args.prefer))
+    out = Path(args.out)
+    return finish(clean(args.inputs, out, cfg), stats_path_for(out), {"clean": cfg.to_dict()})
+
+
+def parse_fractions(text: str) -> dict[str, float]:
+    out = {}
+    for item in text.split(","):
+        if "=" not in item:
+            raise UsageError(f"--fractions: {item!r} should look like train=0.98")
+        k, v = item.split("=", 1)
+        out[k.strip()] = float(v)
+    return out
+
+
+def cmd_split(args) -> int:
+    from data_prep.decontam import ExclusionFileError, load_exclusions
+    from data_prep.split import split
+
+    cfg = _checked(SplitConfig(fractions=parse_fractions(args.fractions), salt=args.salt,
+                               exclude_pmids=args.exclude_pmids, exclude_bioasq=args.exclude_bioasq,
+                               exclude_pubmedqa=args.exclude_pubmedqa, shard_mb=args.shard_mb))
+    try:
+        ex = load_exclusions(cfg.exclude_pmids, cfg.exclude_bioasq, cfg.exclude_pubmedqa)
+    except ExclusionFileError as exc:
+        raise UsageError(str(exc)) from exc
+    out = Path(args.out)
+    return finish(split(args.inputs, out, cfg, ex), out / "stats.json", {"split": cfg.to_dict()})
+
+
+def cmd_train_tokenizer(args) -> int:
+    from data_prep.train_tokenizer import train_tokenizer
+
+    cfg = _checked(TokenizerConfig(vocab_size=args.vocab_size, sample_docs=args.sample_docs,
+                                   max_sentences=args.max_sentences, threads=args.threads))
+    out = Path(args.out)
+    try:
+        stats = train_tokenizer(args.inputs, out, cfg)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    return finish(stats, out / "stats.json", {"tokenizer": cfg.to_dict()})
+
+
+def cmd_shard(args) -> int:
+    from biomamba.tokenizer import TokenizerError, load_tokenizer
+    from data_prep.merge_manifest import merge_manifests
+    from data_prep.shard import shard
+
+    cfg = _checked(ShardConfig(splits=args.splits or [], batch_docs=args.batch_docs, threads=args.threads,
+                               workers=args.workers, verify_existing=args.verify_existing))
+    task_index, num_tasks = _tasks(args)
+    input_dir, out = Path(args.input), Path(args.out)
+    splits = cfg.splits or sorted(p.name for p in input_dir.iterdir() if (p / "parts.json").is_file())
+    if not splits:
+        raise UsageError(f"{input_dir}: no split folders with parts.json; run `split` first")
+    try:
+        tok = load_tokenizer(args.tokenizer)
+        stats, touched = shard(input_dir, tok, out, cfg, splits, task_index, num_tasks)
+    except (TokenizerError, FileNotFoundError) as exc:
+        raise UsageError(str(exc)) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    code = finish(stats, out / f"stats.task-{task_index:05d}-of-{num_tasks:05d}.json",
+                  {"shard": cfg.to_dict(), "tokenizer": tok.describe(), "task": [task_index, num_tasks]})
+    if num_tasks == 1:
+        merge_manifests(out, touched)
+        log.info("manifests written for %s", ", ".join(touched))
+    else:
+        log.info("task %d/%d done; when all tasks are done run: python -m data_prep merge-manifest %s",
+                 task_index, num_tasks, out)
+    return code
+
+
+def cmd_merge_manifest(args) -> int:
+    from data_prep.merge_manifest import MergeError, merge_manifests
+
+    try:
+        manifests = merge_manifests(args.out, args.splits, verify=args.verify)
+    except MergeError as exc:
+        log.error("%s", exc)
+        return 1
+    for split, m in manifests.items():
+        t = m["totals"]
+        print(json.dumps({"split": split, **t, "shard_pattern": m["shard_pattern"]}))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from biomamba.config import load_config
+    from data_prep.config import PrepConfig
+    from data_prep.pipeline import run_pipeline
+
+    try:
+        cfg = load_config(PrepConfig, args.config, args.overrides)
+    except ConfigError as exc:
+        raise UsageError(f"config error: {exc}") from exc
+    if args.dry_run:
+        print(cfg.to_yaml(), end="")
+        return 0
+    return run_pipeline(cfg, force=args.force)
+
+
+HANDLERS = {
+    "download": cmd_download, "extract": cmd_extract, "resolve": cmd_resolve, "clean": cmd_clean,
+    "split": cmd_split, "train-tokenizer": cmd_train_tokenizer, "shard": cmd_shard,
+    "merge-manifest": cmd_merge_manifest, "run": cmd_run,
+}
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    return HANDLERS[args.command](args)

@@ -1,0 +1,159 @@
+"""Typed configuration of the preparation chain (``configs/data/*.yaml``).
+
+Each stage has its own section; the command-line subcommands fill the same
+dataclasses from their flags, so ``run`` and the individual commands apply the
+same rules.  Relative paths are relative to the current directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from biomamba.config import Config, ConfigError
+
+
+@dataclass
+class DownloadConfig(Config):
+    enabled: bool = False
+    kind: Literal["baseline", "updates"] = "baseline"
+    base_url: str = "https://ftp.ncbi.nlm.nih.gov/pubmed/"
+    limit: int | None = None
+    retries: int = 5
+    timeout_s: float = 60.0
+
+    def check(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError("download.limit: must be >= 1 or null (all files)")
+        if self.retries < 0:
+            raise ConfigError("download.retries: must be >= 0")
+
+
+@dataclass
+class PubmedConfig(Config):
+    inputs: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=lambda: ["eng"])
+    keep_retracted: bool = False
+    keep_title_only: bool = False
+    min_chars: int = 200
+
+    def check(self) -> None:
+        if self.min_chars < 0:
+            raise ConfigError("pubmed.min_chars: must be >= 0")
+        if not self.languages:
+            raise ConfigError("pubmed.languages: give codes like [eng] or [any] to keep every language")
+
+    @property
+    def any_language(self) -> bool:
+        return "any" in self.languages
+
+    def rules(self) -> dict:
+        """The settings that decide which citations are kept (recorded with every part)."""
+        return {"languages": sorted(self.languages), "keep_retracted": self.keep_retracted,
+                "keep_title_only": self.keep_title_only, "min_chars": self.min_chars}
+
+
+@dataclass
+class PmcConfig(Config):
+    inputs: list[str] = field(default_factory=list)
+    licenses: Literal["any", "commercial"] = "any"
+    languages: list[str] = field(default_factory=lambda: ["eng"])
+    keep_notices: bool = False
+    require_body: bool = True
+    min_chars: int = 500
+
+
+@dataclass
+class CleanConfig(Config):
+    exact_dedup: bool = True
+    near_dedup: bool = True
+    near_dup_threshold: float = 0.85
+    num_perm: int = 128
+    shingle_words: int = 5
+    prefer: Literal["fulltext", "abstract"] = "fulltext"
+
+    def check(self) -> None:
+        if not 0.0 < self.near_dup_threshold <= 1.0:
+            raise ConfigError("clean.near_dup_threshold: must be in (0, 1], e.g. 0.9")
+        if self.num_perm < 16:
+            raise ConfigError("clean.num_perm: use at least 16 permutations (128 is typical)")
+        if self.shingle_words < 1:
+            raise ConfigError("clean.shingle_words: must be >= 1")
+
+
+@dataclass
+class SplitConfig(Config):
+    fractions: dict[str, float] = field(default_factory=lambda: {"train": 0.98, "val": 0.01, "test": 0.01})
+    salt: str = "biomamba-split-v1"
+    exclude_pmids: list[str] = field(default_factory=list)
+    exclude_bioasq: list[str] = field(default_factory=list)
+    exclude_pubmedqa: list[str] = field(default_factory=list)
+    shard_mb: float = 256.0
+
+    def check(self) -> None:
+        if not self.fractions:
+            raise ConfigError("split.fractions: give at least one split, e.g. {train: 1.0}")
+        bad = [k for k, v in self.fractions.items() if v < 0 or not k.isidentifier()]
+        if bad:
+            raise ConfigError(f"split.fractions: bad entries {bad}; names must be identifiers, fractions >= 0")
+        total = sum(self.fractions.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ConfigError(f"split.fractions: must sum to 1 (got {total:g})")
+        if self.shard_mb <= 0:
+            raise ConfigError("split.shard_mb: must be > 0")
+
+
+@dataclass
+class TokenizerConfig(Config):
+    path: str | None = None  # use an existing tokenizer (.model / tokenizer.json) instead of training
+    vocab_size: int = 32000
+    sample_docs: int = 1_000_000
+    max_sentences: int = 5_000_000
+    max_sentence_chars: int = 8192
+    character_coverage: float = 0.9999
+    threads: int = 0
+
+    def check(self) -> None:
+        if self.path is None and self.vocab_size < 300:
+            raise ConfigError("tokenizer.vocab_size: must be >= 300 (byte fallback alone needs 256 ids + specials)")
+        if self.sample_docs < 1 or self.max_sentences < 1:
+            raise ConfigError("tokenizer.sample_docs / max_sentences: must be >= 1")
+
+
+@dataclass
+class ShardConfig(Config):
+    splits: list[str] = field(default_factory=list)  # empty: every split in split.fractions
+    batch_docs: int = 256
+    threads: int = 0  # cores to use (0: all available to this process)
+    workers: int = 0  # parts sharded at once, one process each (0: min(cores, parts))
+    verify_existing: bool = False
+
+    def check(self) -> None:
+        if self.batch_docs < 1:
+            raise ConfigError("shard.batch_docs: must be >= 1")
+
+
+@dataclass
+class PrepConfig(Config):
+    out_dir: str = "runs/data/prep"
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+    pubmed: PubmedConfig = field(default_factory=PubmedConfig)
+    pmc: PmcConfig = field(default_factory=PmcConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
+
+    def check(self) -> None:
+        if not self.pubmed.inputs and not self.pmc.inputs and not self.download.enabled:
+            raise ConfigError("pubmed.inputs / pmc.inputs: nothing to prepare; list input files or enable download")
+        unknown = [s for s in self.shard.splits if s not in self.split.fractions]
+        if unknown:
+            raise ConfigError(f"shard.splits: {unknown} are not in split.fractions {list(self.split.fractions)}")
+
+
+def fingerprint(obj) -> str:
+    """Stable short hash of a config fragment (used to decide whether outputs are up to date)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,169 @@
+"""``shard``: tokenize split parts into WebDataset token shards (format: biomamba/data/format.py).
+
+Part *i* of a split becomes ``<out>/<split>/shard-00000i.tar``.  Each finished
+shard gets a receipt ``<out>/<split>/receipts/shard-00000i.json`` (its manifest
+entry, the part's sha256, the tokenizer hash and the part's accounting),
+written after the shard is renamed into place.  A rerun skips every shard whose
+receipt matches its inputs and whose file is intact, and rewrites the rest —
+byte-identically, since tar headers are fixed and tokenization is deterministic.
+With ``--num-tasks N`` the (split, part) items are dealt round-robin over tasks;
+``merge-manifest`` then builds each split's ``manifest.json`` from the receipts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from biomamba.data.format import SHARD_TEMPLATE, ShardWriter, atomic_write_json, sha256_file, token_dtype
+from data_prep.config import ShardConfig
+from data_prep.progress import Progress
+from data_prep.split import read_parts
+from data_prep.stats import StageStats
+from data_prep.tasks import my_items
+
+log = logging.getLogger("data_prep")
+RECEIPTS = "receipts"
+TAR_MTIME = 0  # an int: tarfile writes a float mtime as an extra 1 KiB PAX header per member
+META_KEYS = ("source", "year", "license")
+
+
+def receipt_path(split_dir: Path, index: int) -> Path:
+    return split_dir / RECEIPTS / SHARD_TEMPLATE.format(index).replace(".tar", ".json")
+
+
+def work_items(input_dir: Path, splits: list[str]) -> list[dict]:
+    """Every (split, part) to shard, in a fixed order shared by all array tasks."""
+    items = []
+    for split in splits:
+        index = read_parts(input_dir / split)
+        for i, part in enumerate(index["parts"]):
+            items.append({"split": split, "index": i, "part": part, "part_count": len(index["parts"]),
+                          "path": input_dir / split / part["name"]})
+    return items
+
+
+def _receipt_current(receipt_file: Path, item: dict, tok, shard_file: Path, verify: bool) -> bool:
+    try:
+        r = json.loads(receipt_file.read_text())
+    except (OSError, ValueError):
+        return False
+    if (r.get("part_sha256") != item["part"]["sha256"] or r.get("tokenizer", {}).get("hash") != tok.content_hash
+            or r.get("part_count") != item["part_count"] or not shard_file.is_file()):
+        return False
+    if shard_file.stat().st_size != r["shard"]["size"]:
+        return False
+    return not verify or sha256_file(shard_file) == r["shard"]["sha256"]
+
+
+def _batches(path: Path, batch_docs: int, stats: StageStats):
+    """Lists of records of a part; unusable lines are counted on ``stats``."""
+    batch: list[dict] = []
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                text, _ = rec["text"], rec["id"]
+            except (ValueError, KeyError, TypeError):
+                stats.error("bad_json")
+                continue
+            if not isinstance(text, str) or not text:
+                stats.drop("empty")
+                continue
+            batch.append(rec)
+            if len(batch) >= batch_docs:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def shard_part(item: dict, out_dir: Path, tok, cfg: ShardConfig, threads: int, bar=None) -> dict:
+    """Tokenize one part into its shard; returns the receipt that was written.
+
+    Tokenization of the next batch runs in a helper thread (SentencePiece and
+    tokenizers release the GIL) while this thread writes the current batch, so
+    the tar writing costs little on top of the tokenizer itself.
+    """
+    split_dir = out_dir / item["split"]
+    shard_file = split_dir / SHARD_TEMPLATE.format(item["index"])
+    for tmp in split_dir.glob(shard_file.name + ".tmp.*"):
+        tmp.unlink(missing_ok=True)  # left by a killed run of this same shard
+    stats = StageStats(f"shard-{item['split']}-{item['index']:06d}", inputs=[str(item["path"])])
+    writer = ShardWriter(shard_file, token_dtype(tok.vocab_size), mtime=TAR_MTIME)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            for batch in _batches(item["path"], cfg.batch_docs, stats):
+                future = pool.submit(tok.encode_batch, [r["text"] for r in batch], threads)
+                if pending is not None:
+                    _write_batch(pending[0], pending[1].result(), writer, tok, stats, bar)
+                pending = (batch, future)
+            if pending is not None:
+                _write_batch(pending[0], pending[1].result(), writer, tok, stats, bar)
+        entry = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    receipt = {
+        "shard": entry.to_dict(), "split": item["split"], "index": item["index"], "part": item["part"]["name"],
+        "input_dir": str(Path(item["path"]).parent.resolve()),
+        "part_sha256": item["part"]["sha256"], "part_count": item["part_count"], "tokenizer": tok.describe(),
+        "vocab_size": tok.vocab_size, "eos_id": tok.eos_id, "stats": stats.finish().to_dict(),
+    }
+    (split_dir / RECEIPTS).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(receipt_path(split_dir, item["index"]), receipt)
+    return receipt
+
+
+def _write_batch(batch: list[dict], encoded: list[list[int]], writer: ShardWriter, tok, stats: StageStats, bar) -> None:
+    eos = tok.eos_id
+    for rec, ids in zip(batch, encoded, strict=True):
+        ids.append(eos)
+        # Built directly in the shard dtype (ids < vocab_size always fit): saves the writer an
+        # int64 round trip per document.
+        arr = np.array(ids, dtype=writer.dtype)
+        meta = {k: rec.get(k) for k in META_KEYS if rec.get(k) is not None}
+        n = writer.add(rec["id"], arr, len(rec["text"].encode("utf-8")), meta)
+        stats.keep()
+        stats.add_info("tokens", n)
+    if bar is not None:
+        bar.update(len(batch))
+
+
+def shard(input_dir: str | Path, tokenizer, out_dir: str | Path, cfg: ShardConfig, splits: list[str],
+          task_index: int = 0, num_tasks: int = 1) -> tuple[StageStats, list[str]]:
+    """Write this task's shards; returns (task stats, splits touched)."""
+    from data_prep.shard_workers import run_shard_parts
+
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    items = work_items(input_dir, splits)
+    mine = my_items(items, task_index, num_tasks)
+    cores = cfg.threads or len(os.sched_getaffinity(0))
+    stats = StageStats("shard", inputs=[str(input_dir)])
+    log.info("task %d/%d: %d of %d shards", task_index, num_tasks, len(mine), len(items))
+    todo = []
+    with Progress("shard", unit="docs", total=sum(i["part"]["documents"] for i in mine)) as bar:
+        for item in mine:
+            split_dir = out_dir / item["split"]
+            shard_file = split_dir / SHARD_TEMPLATE.format(item["index"])
+            rfile = receipt_path(split_dir, item["index"])
+            if _receipt_current(rfile, item, tok=tokenizer, shard_file=shard_file, verify=cfg.verify_existing):
+                stats.merge(StageStats.from_dict(json.loads(rfile.read_text())["stats"]))
+                stats.add_info("shards_skipped")
+                bar.update(item["part"]["documents"])
+            else:
+                split_dir.mkdir(parents=True, exist_ok=True)
+                todo.append(item)
+        for receipt in run_shard_parts(todo, out_dir, tokenizer, cfg, cores, bar):
+            stats.merge(StageStats.from_dict(receipt["stats"]))
+            stats.add_info("shards_written")
+    stats.stage = "shard"
+    return stats.finish(), list(dict.fromkeys(i["split"] for i in items))

@@ -1,0 +1,81 @@
+"""``split``: deterministic assignment, evaluation-document exclusion, parts; the exclusion readers."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from data_prep.cli import main
+from data_prep.config import SplitConfig
+from data_prep.decontam import ExclusionFileError, bioasq_pmids, id_list, load_exclusions, pubmedqa_pmids
+from data_prep.split import read_parts, split, split_of
+
+from .conftest import assert_balanced, read_jsonl
+
+
+def test_readers(fx, tmp_path):
+    assert bioasq_pmids(fx / "bioasq_sample.json") == {"1001", "1002", "1004", "1008"}
+    assert pubmedqa_pmids(fx / "pubmedqa_sample.json") == {"1007", "1020"}
+    assert id_list(fx / "exclude_pmids.txt") == ({"1015", "1011"}, {"PMC1000002"})
+    assert id_list(fx / "bioasq_sample.json")[0] == {"1001", "1002", "1004", "1008"}  # JSON auto-detected
+    (tmp_path / "bad.txt").write_text("1001\nnot-an-id\n")
+    with pytest.raises(ExclusionFileError, match="bad.txt:2"):
+        id_list(tmp_path / "bad.txt")
+    (tmp_path / "q.json").write_text(json.dumps([{"pubid": 77}, {"pmid": "78"}]))
+    assert pubmedqa_pmids(tmp_path / "q.json") == {"77", "78"}
+    with pytest.raises(ExclusionFileError):
+        bioasq_pmids(fx / "pubmedqa_sample.json")
+
+
+def test_real_pubmedqa_files(samples_dir):
+    labels = pubmedqa_pmids(samples_dir / "pubmedqa" / "test_ground_truth.json")
+    questions = pubmedqa_pmids(samples_dir / "pubmedqa" / "ori_pqal_test500_subset.json")
+    assert len(labels) == 500 and labels == questions
+
+
+def test_split_is_a_pure_function_of_the_id():
+    fr = {"train": 0.8, "val": 0.1, "test": 0.1}
+    counts = Counter(split_of(f"pmid:{i}", fr, "salt") for i in range(20000))
+    assert abs(counts["train"] / 20000 - 0.8) < 0.02 and abs(counts["val"] / 20000 - 0.1) < 0.01
+    assert split_of("pmid:42", fr, "salt") == split_of("pmid:42", dict(fr), "salt")
+    assert any(split_of(f"pmid:{i}", fr, "salt") != split_of(f"pmid:{i}", fr, "other") for i in range(50))
+
+
+def test_exclusions_and_parts(fx, tmp_path, small_corpus):
+    out = tmp_path / "split"
+    args = ["split", str(small_corpus), "--out", str(out), "--fractions", "train=0.8,val=0.1,test=0.1",
+            "--shard-mb", "0.1", "--exclude-pubmedqa", str(tmp_path / "qa.json")]
+    plan_pmids = [r["pmid"] for r in read_jsonl(small_corpus)][:5]
+    (tmp_path / "qa.json").write_text(json.dumps({p: {"QUESTION": "?"} for p in plan_pmids[:3]}))
+    (tmp_path / "ids.txt").write_text("\n".join(plan_pmids[3:5]) + "\n")
+    assert main(args + ["--exclude-pmids", str(tmp_path / "ids.txt")]) == 0
+    d = assert_balanced(out / "stats.json")
+    assert d["dropped"] == {"eval_excluded": 5}
+    assert sum(s["excluded"] for s in d["info"]["splits"].values()) == 5
+    seen = []
+    for name in ("train", "val", "test"):
+        parts = read_parts(out / name)
+        assert parts["documents"] == d["info"]["splits"][name]["documents"]
+        for p in parts["parts"]:
+            recs = read_jsonl(out / name / p["name"])
+            assert len(recs) == p["documents"]
+            assert all(split_of(r["id"], {"train": 0.8, "val": 0.1, "test": 0.1}, "biomamba-split-v1") == name for r in recs)
+            seen += [r["pmid"] for r in recs]
+    assert len(read_parts(out / "train")["parts"]) > 1  # cut by the size estimate
+    assert not set(plan_pmids) & set(seen)
+    assert len(seen) == len(set(seen)) == d["kept"]
+
+
+def test_rerun_replaces_old_parts(tmp_path, small_corpus):
+    out = tmp_path / "s"
+    split([small_corpus], out, SplitConfig(fractions={"train": 1.0}, shard_mb=0.05), load_exclusions())
+    many = len(read_parts(out / "train")["parts"])
+    split([small_corpus], out, SplitConfig(fractions={"train": 1.0}, shard_mb=100), load_exclusions())
+    assert many > 1 and sorted(p.name for p in (out / "train").glob("part-*")) == ["part-000000.jsonl"]
+
+
+def test_bad_fractions_are_a_usage_error(tmp_path, small_corpus):
+    assert main(["split", str(small_corpus), "--out", str(tmp_path), "--fractions", "train=0.5,val=0.2"]) == 2
+    assert main(["split", str(small_corpus), "--out", str(tmp_path), "--exclude-pmids", str(tmp_path / "nope")]) == 2
