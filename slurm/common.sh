@@ -51,6 +51,21 @@ bm_split_words() {
     "$PY" -c 'import shlex, sys; w = shlex.split(sys.argv[1]); w and print("\n".join(w))' "$1"
 }
 
+# bm_exec_launcher OVERRIDE_VAR SCRIPT ARGS...: exec "$PY -u SCRIPT ARGS", or the command held in
+# the variable named OVERRIDE_VAR (tests point it at a stand-in; users at a wrapper).
+bm_exec_launcher() {
+    local override=$1 script=$2
+    shift 2
+    local -a cmd
+    if [[ -n ${!override:-} ]]; then
+        read -r -a cmd <<<"${!override}"
+    else
+        cmd=("$PY" -u "$script")
+    fi
+    bm_log "running: ${cmd[*]} $*"
+    exec "${cmd[@]}" "$@"
+}
+
 bm_require_slurm() {
     [[ -n ${SLURM_JOB_ID:-} ]] || bm_die "not inside a Slurm job: submit with sbatch ${1:-slurm/<script>.sh} ..."
 }

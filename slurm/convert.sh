@@ -24,10 +24,4 @@ source "$common"
 bm_require_slurm slurm/convert.sh
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
-if [[ -n ${BIOMAMBA_CONVERT_CMD:-} ]]; then
-    read -r -a cmd <<<"$BIOMAMBA_CONVERT_CMD"
-else
-    cmd=("$PY" -u launcher/convert.py)
-fi
-bm_log "running: ${cmd[*]} $*"
-exec "${cmd[@]}" "$@"
+bm_exec_launcher BIOMAMBA_CONVERT_CMD launcher/convert.py "$@"

@@ -25,10 +25,4 @@ bm_require_slurm slurm/eval.sh
 bm_node_local_caches   # Triton kernels of the Mamba scan compile on first use
 export WANDB_MODE=${WANDB_MODE:-offline}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
-if [[ -n ${BIOMAMBA_EVAL_CMD:-} ]]; then
-    read -r -a cmd <<<"$BIOMAMBA_EVAL_CMD"
-else
-    cmd=("$PY" -u launcher/evaluate.py)
-fi
-bm_log "running: ${cmd[*]} $*"
-exec "${cmd[@]}" "$@"
+bm_exec_launcher BIOMAMBA_EVAL_CMD launcher/evaluate.py "$@"

@@ -133,6 +133,19 @@ def _tp_rank_state(tag_dir: Path, t: int, zero: int) -> dict[str, torch.Tensor]:
     return {k: v.float() for k, v in sd.items()}
 
 
+def _own_storage(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous tensor that owns its storage.
+
+    zero_to_fp32 returns views into its flat fp32 partitions; safetensors (rightly) refuses to
+    save a tensor that covers only part of its storage, and a view would keep the whole flat
+    buffer alive.
+    """
+    t = t.contiguous()
+    if t.untyped_storage().nbytes() != t.numel() * t.element_size():
+        t = t.clone()
+    return t
+
+
 def consolidate(path: str | os.PathLike, tag: str = "latest") -> tuple[MambaConfig, dict[str, torch.Tensor], dict]:
     """(model config, full fp32 state dict with our/mamba_ssm key names, checkpoint meta)."""
     ckpt_dir = checkpoints_dir(path)
@@ -157,7 +170,7 @@ def consolidate(path: str | os.PathLike, tag: str = "latest") -> tuple[MambaConf
         if absent:
             raise ConversionError(f"{tag_dir}: parameter {name} is missing from TP rank(s) {absent}")
         try:
-            full[name] = tp_layout.merge(name, [r[name] for r in per_rank]).contiguous()
+            full[name] = _own_storage(tp_layout.merge(name, [r[name] for r in per_rank]))
         except ValueError as exc:
             raise ConversionError(f"{tag_dir}: cannot merge the TP shards: {exc}") from exc
     if cfg.tie_embeddings or "lm_head.weight" not in full:
