@@ -179,11 +179,11 @@ def summarize(work: Path, results: list[StageResult]) -> str:
         t.add_column(col)
     for r in results:
         t.add_row(r.name, r.status, f"{r.seconds:.0f} s", r.artifact)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(t)
     m = Table(title="Results")
-    m.add_column("metric")
-    m.add_column("value")
+    m.add_column("metric", no_wrap=True)
+    m.add_column("value", no_wrap=True)
     if losses:
         m.add_row("training loss, first → last step", f"{losses[0][1]:.3f} (step {losses[0][0]}) → {losses[-1][1]:.3f} (step {losses[-1][0]})")
     if evals:
