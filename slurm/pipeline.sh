@@ -5,7 +5,7 @@
 #     --prep "--out data/pubmed --tokenizer tok/tokenizer.json /data/pubmed/baseline /data/pubmed/updates" \
 #     --train "configs/pretrain/130m.yaml" \
 #     --convert "runs/130m --to hf --out runs/130m/hf --verify" \
-#     --eval "--models runs/130m/hf --tasks bioasq,pubmedqa"
+#     --eval "--models runs/130m/hf --tasks bioasq pubmedqa --bioasq-gold gold.json --out runs/130m/eval"
 #
 # Each stage option holds that stage's arguments as one string (shell quoting
 # inside is respected); stages left out are skipped, the rest keep this order:

@@ -4,8 +4,9 @@
   each manifest) as one ``python -m data_prep run`` process.
 * pipeline.sh runs its stages in order, each after the previous one succeeded;
   when one fails, the stages after it are cancelled, not left pending forever.
-Convert and eval are stand-ins (tests/slurm/jobs/record_call.py) here; the
-end-to-end run with the real launchers is added with them.
+* The ordering/cancellation tests use stand-ins (tests/slurm/jobs/record_call.py) for
+  convert and eval; test_pipeline_end_to_end_with_the_real_launchers runs every stage
+  for real (prep array chain → 2-node pretraining → verified HF export → evaluation).
 """
 
 from __future__ import annotations
@@ -128,3 +129,37 @@ def test_failed_stage_cancels_the_rest(slurm, repo_root, tmp_path, venv_python):
         rec = slurm.wait_for(jobs[stage], timeout=30)[0]  # raises if left pending
         assert rec["JobState"] == "CANCELLED", rec
     assert len(calls.read_text().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end_with_the_real_launchers(slurm, repo_root, tmp_path, single_process_prep):
+    """prep (array chain) → pretrain on 2 nodes → convert to HF (verified) → evaluate, all real."""
+    shards, run, hf, report = tmp_path / "shards", tmp_path / "run", tmp_path / "hf", tmp_path / "eval"
+    tok = single_process_prep / "tokenizer" / "tokenizer.model"
+    train = [
+        "configs/pretrain/tiny_sample.yaml", f"run_dir={run}", f"tokenizer={tok}",
+        f"data.datasets.0.path={shards / 'train'}", f"data.val_path={shards / 'val'}",
+        "max_steps=12", "log_every=1", "eval.every_steps=6", "checkpoint.every_steps=6", "model.n_layer=2",
+        "model.d_model=64", "data.seq_len=64", "data.micro_batch_size=4", "data.num_workers=0",
+        "schedule.warmup_steps=2", "wandb.enabled=false",
+    ]
+    jobs = run_pipeline(
+        repo_root,
+        "--prep", subprocess.list2cmdline(prep_args(repo_root, single_process_prep, shards)),
+        "--train", subprocess.list2cmdline(train),
+        "--convert", subprocess.list2cmdline([str(run), "--to", "hf", "--out", str(hf), "--verify"]),
+        "--eval", subprocess.list2cmdline(["--models", str(hf), "--tasks", "lm", "--heldout",
+                                           str(single_process_prep / "split" / "test"), "--out", str(report)]),
+        "--sbatch", f"--partition={slurm.cluster.partition} --gpus-per-node=0 --cpus-per-task=1",
+        "--train-sbatch", "--nodes=2 --ntasks-per-node=1 --time=20",
+        "--logs", str(tmp_path / "logs"),
+    )
+    slurm.job_ids += list(jobs.values())
+    for stage in ("prep", "train", "convert", "eval"):
+        slurm.assert_completed(slurm.wait_for(jobs[stage], timeout=600))
+    losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]
+    assert len(losses) == 12 and losses[-1] < losses[0]
+    assert json.loads((run / "checkpoints" / "step_00000012" / "biomamba_meta.json").read_text())["layout"]["world_size"] == 2
+    assert (hf / "config.json").is_file()
+    scores = json.loads((report / "report.json").read_text())["models"][0]["scores"]
+    assert scores["lm.heldout.bits_per_byte"] > 0
