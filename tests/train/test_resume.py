@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -72,8 +73,12 @@ def test_signal_checkpoints_exits_75_and_resumes(tmp_path, uninterrupted):
     assert proc.returncode == 75, out[-3000:]
     events = [r for r in records(tmp_path) if r.get("event") == "preempted"]
     assert events and (tmp_path / "checkpoints" / events[0]["checkpoint"] / "COMPLETE").is_file()
+    meta = json.loads((tmp_path / "checkpoints" / events[0]["checkpoint"] / "biomamba_meta.json").read_text())
+    run_id = meta["train_state"]["wandb_run_id"]
     done = subprocess.run(cmd, cwd=REPO, env={**env, "MASTER_PORT": str(free_port())}, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    final = json.loads((tmp_path / "checkpoints" / "step_00000012" / "biomamba_meta.json").read_text())
+    assert run_id and final["train_state"]["wandb_run_id"] == run_id  # W&B resumes the same run after requeue
     # 1 process × micro-batch 8 == 2 processes × 4: the same training as the uninterrupted run
     got = losses(tmp_path)
     assert sorted(got) == list(range(1, 13))
