@@ -38,4 +38,4 @@ if [ "$WITH_TEST" = 1 ]; then
 fi
 "$VPY" -c "import torch; assert torch.__version__.startswith('$TORCH'), torch.__version__"
 echo "$want" > "$stamp"
-echo "[setup] done: $("$VPY" -c 'import torch, deepspeed, transformers; print("torch", torch.__version__, "| deepspeed", deepspeed.__version__, "| transformers", transformers.__version__)' 2>/dev/null)"
+echo "[setup] done: $("$VPY" -c 'from importlib.metadata import version as v; print(" | ".join(f"{p} {v(p)}" for p in ("torch", "deepspeed", "megatron-core", "transformers")))')"

@@ -11,4 +11,7 @@ scoring; the modules here are shared:
 * ``answering`` -- model -> BioASQ answers / PubMedQA labels
 * ``lm_metrics`` -- cross-entropy, perplexity, bits per byte
 * ``runner`` -- :func:`~biomamba.eval.runner.evaluate_model`, driven by ``config.EvalConfig``
+* ``model_dirs`` -- which checkpoint a model path means (``PATH@TAG``, a run's ``best.json``), its stored tokenizer
+* ``decoding_args`` -- command-line options for how a model answers
+* ``report`` -- ``launcher/evaluate.py``: several models on the same sets -> report.md/json/png
 """

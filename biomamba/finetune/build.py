@@ -47,20 +47,21 @@ def resolve_tokenizer(cfg: FinetuneConfig):
     return tokenizer
 
 
-def _load(path: str, key: str, require_answers: bool = True) -> list[Question]:
+def _load(path: str, key: str, verbose: bool, require_answers: bool = True) -> list[Question]:
     try:
         questions, report = load_bioasq(path, require_answers=require_answers)
     except (BioASQFormatError, OSError) as exc:
         raise ConfigError(f"{key}: {exc}") from exc
-    if not report.ok:
-        print(f"[biomamba] {report.summary()}", flush=True)
+    if verbose and not report.ok:
+        print(f"[biomamba] {report.summary()}", flush=True)  # malformed questions, by id and reason
     return questions
 
 
-def split_questions(cfg: FinetuneConfig) -> DevSplit:
+def split_questions(cfg: FinetuneConfig, verbose: bool = True) -> DevSplit:
     ft = cfg.finetune
-    exclude = [q for i, path in enumerate(ft.exclude_json) for q in _load(path, f"finetune.exclude_json[{i}]", False)]
-    split = carve_dev(_load(ft.train_json, "finetune.train_json"), ft.dev_fraction, ft.dev_salt, exclude)
+    exclude = [q for i, path in enumerate(ft.exclude_json)
+               for q in _load(path, f"finetune.exclude_json[{i}]", verbose, require_answers=False)]
+    split = carve_dev(_load(ft.train_json, "finetune.train_json", verbose), ft.dev_fraction, ft.dev_salt, exclude)
     if ft.dev_fraction > 0 and not split.dev:
         raise ConfigError(f"finetune.dev_fraction={ft.dev_fraction}: no question fell into the dev split; raise it")
     if ft.dev_max_questions is not None:
@@ -68,11 +69,12 @@ def split_questions(cfg: FinetuneConfig) -> DevSplit:
     return split
 
 
-def examples_for(cfg: FinetuneConfig, questions: list[Question], tokenizer, what: str) -> list[TrainingExample]:
+def examples_for(cfg: FinetuneConfig, questions: list[Question], tokenizer, what: str,
+                 verbose: bool = True) -> list[TrainingExample]:
     ft = cfg.finetune
     examples, report = build_bioasq_examples(questions, tokenizer, ft.max_length, tuple(ft.answer_kinds),
                                              ft.max_answer_tokens, ft.repeat_question)
-    if not report.ok:
+    if verbose and not report.ok:
         print(f"[biomamba] {what}: {report.summary()}", flush=True)
     return examples
 
@@ -101,9 +103,9 @@ class FinetuneData:
 
 def build_finetune_data(cfg: FinetuneConfig, tokenizer, rt, dp_group=None) -> FinetuneData:
     """Examples of the training questions (DP-sharded batches) and the dev evaluator (None without dev)."""
-    split = split_questions(cfg)
+    split = split_questions(cfg, rt.is_main)
     _check_dev_has(cfg, split.dev)
-    train_examples = examples_for(cfg, split.train, tokenizer, "training examples")
+    train_examples = examples_for(cfg, split.train, tokenizer, "training examples", rt.is_main)
     pad = tokenizer.pad_id if tokenizer.pad_id is not None else tokenizer.eos_id
     try:
         train = ExampleBatches(train_examples, cfg.data.micro_batch_size, rt.dp_rank, rt.dp_size, pad, cfg.seed,
@@ -112,7 +114,7 @@ def build_finetune_data(cfg: FinetuneConfig, tokenizer, rt, dp_group=None) -> Fi
         raise ConfigError(f"data.micro_batch_size: {exc}") from exc
     dev = None
     if split.dev:
-        dev = DevEvaluator(split.dev, examples_for(cfg, split.dev, tokenizer, "dev examples"), tokenizer,
+        dev = DevEvaluator(split.dev, examples_for(cfg, split.dev, tokenizer, "dev examples", rt.is_main), tokenizer,
                            decoding_settings(cfg), cfg.data.micro_batch_size, tp_size=rt.tp_size, dp_rank=rt.dp_rank,
                            dp_size=rt.dp_size, dp_group=dp_group)
     if rt.is_main:

@@ -100,6 +100,9 @@ class FinetuneConfig(TrainConfig):
         if self.synthetic_data or self.data.datasets:
             raise ConfigError("synthetic_data / data.datasets: fine-tuning reads finetune.train_json only; "
                               "remove them")
+        if self.data.micro_batch_size < 1:
+            raise ConfigError(f"data.micro_batch_size: must be >= 1 (examples per micro-batch), got "
+                              f"{self.data.micro_batch_size}")
         if self.init.from_pretrained and not Path(self.init.from_pretrained).is_dir():
             raise ConfigError(f"init.from_pretrained: no such model directory: {self.init.from_pretrained} (an export, "
                               "HF or mamba_ssm directory, or a training run)")

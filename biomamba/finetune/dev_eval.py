@@ -27,20 +27,16 @@ import time
 import torch
 import torch.distributed as dist
 
+from biomamba.eval.adapters import recurrent_greedy
 from biomamba.eval.answering import DecodingSettings, answer_bioasq
 from biomamba.eval.bioasq.data import Question
 from biomamba.eval.bioasq.scorer import score_phase_b
 from biomamba.eval.bioasq.submission import answer_to_json
 from biomamba.eval.finetune_examples import collate_examples
 from biomamba.eval.prompting import TokenizerLike, TrainingExample
+from biomamba.eval.report.scores import bioasq_scores_that_apply
 from biomamba.eval.scoring import CausalLMScorer
 from biomamba.train.loss import token_nll
-
-
-def _relevant(key: str, counts: dict, ideal: bool) -> bool:
-    """A score means something only for question types the dev split holds (ROUGE: if generated)."""
-    kind = key.split("_", 1)[0]
-    return ideal if kind.startswith("rouge") else counts.get(kind, 0) > 0
 
 
 class DevEvaluator:
@@ -50,12 +46,12 @@ class DevEvaluator:
         self.questions, self.examples, self.tokenizer, self.settings = questions, examples, tokenizer, settings
         self.micro_batch, self.tp_size, self.dp_group = micro_batch, tp_size, dp_group
         self.dp = (dp_rank, dp_size)
-        self.share = self.dp  # this call's (rank, size) split of the work; (0, 1) under ZeRO-3
         self.pad_id = tokenizer.pad_id if tokenizer.pad_id is not None else tokenizer.eos_id
 
     # ----- pieces -----
-    def _mine(self, items: list) -> list:
-        rank, size = self.share
+    @staticmethod
+    def _mine(items: list, share: tuple[int, int]) -> list:
+        rank, size = share
         return items[rank::size]
 
     def scorer(self, model) -> CausalLMScorer:
@@ -66,7 +62,7 @@ class DevEvaluator:
             return _gather_vocabulary(out, self.tp_size) if self.tp_size > 1 else out
 
         def recurrent(ids: torch.Tensor, max_new_tokens: int, eos_id: int | None) -> torch.Tensor:
-            return model.generate(ids, max_new_tokens=max_new_tokens, temperature=0.0, eos_token_id=eos_id)
+            return recurrent_greedy(model, ids, max_new_tokens, eos_id, self.tokenizer.vocab_size)
 
         # The model's own O(1)-per-token generation needs whole, local weights; otherwise one full
         # (collective) forward per new token through ``logits``.
@@ -75,11 +71,11 @@ class DevEvaluator:
                               pad_id=self.pad_id, name="dev")
 
     @torch.no_grad()
-    def answer_loss(self, model) -> torch.Tensor:
+    def answer_loss(self, model, share: tuple[int, int]) -> torch.Tensor:
         """[nll, tokens, bytes] summed over this rank's share of the dev examples."""
         device = next(model.parameters()).device
         totals = torch.zeros(3, dtype=torch.float64)
-        mine = self._mine(self.examples)
+        mine = self._mine(self.examples, share)
         for i in range(0, len(mine), self.micro_batch):
             batch = collate_examples(mine[i : i + self.micro_batch], self.pad_id)
             nll, mask = token_nll(model(batch["input_ids"].to(device)), batch["labels"].to(device), self.tp_size)
@@ -87,30 +83,32 @@ class DevEvaluator:
                                    dtype=torch.float64)
         return totals
 
-    def _gather(self, totals: torch.Tensor, answers: list[dict]) -> tuple[torch.Tensor, list[dict]]:
-        if self.share[1] == 1 or not dist.is_initialized():
+    def _gather(self, totals: torch.Tensor, answers: list[dict], share: tuple[int, int]):
+        """Sum the loss totals and concatenate the answers of all data-parallel shares."""
+        if share[1] == 1 or not dist.is_initialized():
             return totals, answers
         t = totals.cuda() if dist.get_backend(self.dp_group) == "nccl" else totals
         dist.all_reduce(t, group=self.dp_group)
-        parts: list = [None] * self.share[1]
+        parts: list = [None] * share[1]
         dist.all_gather_object(parts, answers, group=self.dp_group)
         return t.cpu(), [a for part in parts for a in part]
 
     # ----- the hook -----
     def __call__(self, model) -> dict:
         t0 = time.perf_counter()
-        self.share = (0, 1) if _zero3_partitioned(model) else self.dp
+        share = (0, 1) if _zero3_partitioned(model) else self.dp  # (rank, size) of the work split
         was_training = model.training
         model.eval()
         try:
-            totals = self.answer_loss(model)
-            answers = answer_bioasq(self.scorer(model), self.tokenizer, self._mine(self.questions), self.settings)
+            totals = self.answer_loss(model, share)
+            answers = answer_bioasq(self.scorer(model), self.tokenizer, self._mine(self.questions, share),
+                                    self.settings)
         finally:
             model.train(was_training)
-        totals, submitted = self._gather(totals, [answer_to_json(a) for a in answers])
+        totals, submitted = self._gather(totals, [answer_to_json(a) for a in answers], share)
         scored = score_phase_b(self.questions, {a["id"]: a for a in submitted})
-        out = {f"dev_{k}": v for k, v in scored.scores.items()
-               if _relevant(k, scored.counts, self.settings.ideal_answers)}
+        applicable = bioasq_scores_that_apply(scored.scores, scored.counts, self.settings.ideal_answers)
+        out = {f"dev_{k}": v for k, v in applicable.items()}
         nll, tokens, nbytes = totals.tolist()
         if tokens:
             out.update(dev_loss=nll / tokens, dev_ppl=math.exp(min(nll / tokens, 50.0)),

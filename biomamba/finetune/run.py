@@ -1,4 +1,4 @@
-"""``launcher/finetune.py``: parse the config, set up the processes, build, train with dev selection, exit with the loop's code."""
+"""``launcher/finetune.py``: parse the config, set up the processes, build, train with dev selection, exit code."""
 
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ def other_sp_model(tmp_path_factory, repo_root) -> str:
     out = tmp_path_factory.mktemp("spm_b") / "b.model"
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(sentence_iterator=iter(_corpus(repo_root)), model_writer=model, vocab_size=600,
-                                   model_type="bpe", byte_fallback=True, character_coverage=1.0, pad_id=0, unk_id=1, bos_id=2, eos_id=3, minloglevel=2)
+                                   model_type="bpe", byte_fallback=True, character_coverage=1.0, pad_id=0, unk_id=1,
+                                   bos_id=2, eos_id=3, minloglevel=2)
     out.write_bytes(model.getvalue())
     return str(out)
 
@@ -58,7 +59,8 @@ def heldout(tmp_path_factory):
     """A data-prep split folder: part files of records with a text field."""
     folder = tmp_path_factory.mktemp("split") / "test"
     folder.mkdir()
-    texts = ["Metformin lowers blood glucose.", "Statins inhibit HMG-CoA reductase.", "Insulin is made in the pancreas.",
+    texts = ["Metformin lowers blood glucose.", "Statins inhibit HMG-CoA reductase.",
+             "Insulin is made in the pancreas.",
              "p53 is a tumour suppressor."]
     for i in range(2):
         lines = [json.dumps({"id": f"pmid:{i}{j}", "text": t}) for j, t in enumerate(texts[2 * i : 2 * i + 2])]
@@ -176,3 +178,22 @@ def test_answer_writes_a_submission_for_a_test_batch(models, repo_root, tmp_path
     assert score_files(fixture / "dev_golden.json", out).counts["missing"] == 0
     assert bioasq_main(["answer", "--model", str(tmp_path), "--questions", str(fixture / "dev.json"),
                         "--out", str(out)]) == 2
+
+
+def test_a_non_mamba_hf_model_is_compared_too(models, heldout, tokenizer, tmp_path):
+    """A general-domain transformer (here a tiny GPT-2) with its own tokenizer.json."""
+    transformers = pytest.importorskip("transformers")
+    gpt2 = tmp_path / "gpt2"
+    cfg = transformers.GPT2Config(vocab_size=1000, n_positions=256, n_embd=32, n_layer=1, n_head=2,
+                                  eos_token_id=tokenizer.eos_id, bos_token_id=tokenizer.eos_id)
+    transformers.GPT2LMHeadModel(cfg).save_pretrained(gpt2)
+    tokenizer.save_hf_files(gpt2)
+    out = tmp_path / "report"
+    assert main(["--models", str(models["ours"]), str(gpt2), "--tasks", "lm", "--heldout", str(heldout),
+                 "--out", str(out), *FAST]) == 0
+    report = json.loads((out / "report.json").read_text())
+    other = report["models"][1]
+    assert other["kind"] == "hf-causal-lm" and other["tokenizer"]["kind"] == "hf-json"
+    assert other["tokenizer"]["group"] == "A"  # the same vocabulary as ours, exported as tokenizer.json
+    assert other["lm_sizes"]["heldout"] == report["models"][0]["lm_sizes"]["heldout"]
+    assert other["scores"]["lm.heldout.bits_per_byte"] > 0

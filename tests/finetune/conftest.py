@@ -28,8 +28,8 @@ def tiny_config(repo_root, sp_model_path):
     """FinetuneConfig of configs/finetune/tiny_fixture.yaml with the test tokenizer, plus overrides."""
 
     def make(*overrides: str) -> FinetuneConfig:
+        train_json = repo_root / "tests/fixtures/eval/training.json"
         return load_config(FinetuneConfig, repo_root / TINY,
-                           [f"tokenizer={sp_model_path}", f"finetune.train_json={repo_root / 'tests/fixtures/eval/training.json'}",
-                            *overrides])
+                           [f"tokenizer={sp_model_path}", f"finetune.train_json={train_json}", *overrides])
 
     return make

@@ -166,15 +166,15 @@ def main(argv=None) -> int:
     try:
         _check(args)
         specs = [describe(s, args.tokenizer) for s in args.models]
-        heldout = dict(zip(heldout_names(args.heldout),
-                           (read_heldout(h, args.lm_max_texts or None) for h in args.heldout)))
+        sets = args.heldout if "lm" in args.tasks else []
+        heldout = dict(zip(heldout_names(sets), (read_heldout(h, args.lm_max_texts or None) for h in sets)))
     except (ModelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     name_models(specs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = {**{k: v for k, v in vars(args).items()}, "eval": eval_config(args, None).to_dict(),
+    config = {**vars(args), "eval": eval_config(args, None).to_dict(),
               "heldout_sets": {name: len(texts) for name, texts in heldout.items()}}
     report = {"models": [], "config": config, "versions": versions()}
     _write_json(out / "config.json", report["config"])

@@ -32,7 +32,8 @@ def comparability_note(models: list[dict]) -> str:
 def render(report: dict) -> str:
     models = report["models"]
     names = [m["name"] for m in models]
-    lines = ["# Model comparison", "", "| model | path | kind | checkpoint | tokenizer | vocab |", "|---|---|---|---|---|---|"]
+    lines = ["# Model comparison", "",
+             "| model | path | kind | checkpoint | tokenizer | vocab |", "|---|---|---|---|---|---|"]
     for m in models:
         t = m["tokenizer"]
         lines.append(f"| {m['name']} | `{m['model']}` | {m['kind']} | {m['tag'] or '—'} | {t['group']}: `{t['path']}` "
@@ -54,7 +55,7 @@ def render(report: dict) -> str:
         label = metric + (f" {PER_TOKEN_MARK}" if per_token else "")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     cfg = report["config"]
-    lines += ["", "Higher is better except cross-entropy, perplexity and bits per byte; the best value of a row is bold.",
+    lines += ["", "Higher is better except cross-entropy, perplexity and bits per byte; a row's best value is bold.",
               "BioASQ scores follow the official Phase-B evaluator; submissions are in `submissions/`.",
               (f"Tasks: {', '.join(cfg['tasks'])}; device {cfg['device']}, dtype {cfg['dtype']}. "
                "Full configuration and package versions: `report.json`, `config.json`, `versions.json`."), ""]

@@ -18,9 +18,16 @@ PER_TOKEN = ("cross_entropy", "perplexity")
 LOWER_IS_BETTER = ("cross_entropy", "perplexity", "bits_per_byte")
 
 
-def _bioasq_relevant(key: str, counts: dict, ideal: bool) -> bool:
-    kind = key.split("_", 1)[0]
-    return ideal if kind.startswith("rouge") else counts.get(kind, 0) > 0
+def bioasq_scores_that_apply(scores: dict, counts: dict, ideal_answers: bool) -> dict[str, float]:
+    """The official scores that mean something here: question types the gold set holds; ROUGE if generated.
+
+    (The scorer reports 0 for a type with no questions, which would read as a failure.)
+    """
+    def applies(key: str) -> bool:
+        kind = key.split("_", 1)[0]
+        return ideal_answers if kind.startswith("rouge") else counts.get(kind, 0) > 0
+
+    return {k: scores[k] for k in SCORE_KEYS if applies(k)}
 
 
 def flatten_scores(result: dict, ideal_answers: bool) -> dict[str, float]:
@@ -28,7 +35,7 @@ def flatten_scores(result: dict, ideal_answers: bool) -> dict[str, float]:
     flat: dict[str, float] = {}
     if "bioasq" in result:
         b = result["bioasq"]
-        flat.update({f"bioasq.{k}": b[k] for k in SCORE_KEYS if _bioasq_relevant(k, b["counts"], ideal_answers)})
+        flat.update({f"bioasq.{k}": v for k, v in bioasq_scores_that_apply(b, b["counts"], ideal_answers).items()})
     if "pubmedqa" in result:
         flat.update({f"pubmedqa.{k}": result["pubmedqa"][k] for k in ("accuracy", "macro_f1")})
     for name, stats in result.get("lm", {}).items():
