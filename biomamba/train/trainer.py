@@ -196,7 +196,9 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
         scale = ga * rt.dp_size / max(global_tokens, 1.0)
 
         nll_sum, finite, zero0_norm = 0.0, True, float("nan")
+        t_fwd_bwd = t_optim = 0.0  # step-time breakdown (CPU clock; on GPU these include queued kernels)
         for mb in micro_batches:
+            t0 = time.perf_counter()
             ids, labels = mb["input_ids"].to(rt.device), mb["labels"].to(rt.device)
             logits = engine(ids)  # DeepSpeed enters torch.autocast itself when precision is bf16
             nll, _ = token_nll(logits, labels, rt.tp_size)
@@ -214,11 +216,15 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
             engine.backward(loss)
             if cfg.parallel.zero_stage == 0 and engine.is_gradient_accumulation_boundary():
                 zero0_norm = _tp_grad_norm(engine.module)  # DeepSpeed records no norm without ZeRO
+            t1 = time.perf_counter()
             if finite or not engine.is_gradient_accumulation_boundary():
                 engine.step()
             else:
                 with _skip_optimizer_step(optimizer):
                     engine.step()
+            t2 = time.perf_counter()
+            t_fwd_bwd += t1 - t0
+            t_optim += t2 - t1
         t_compute = time.perf_counter()
 
         state.step += 1
@@ -247,6 +253,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
                     "tokens_per_s_per_device": tps / rt.world_size,
                     "tflops_per_device": fpt * tps / rt.world_size / 1e12,
                     "time_data_s": t_data - t_start, "time_compute_s": t_compute - t_data,
+                    "time_fwd_bwd_s": t_fwd_bwd, "time_optimizer_s": t_optim,
                     **memory_stats(rt.device),
                 }
                 if peak:

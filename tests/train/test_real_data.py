@@ -50,7 +50,8 @@ def test_trains_evaluates_and_logs(full_run):
         assert 0 < e["val_bpb"] < e["val_loss"] * 2  # nats/token over bytes/token: bytes >= tokens here
     assert evals[1]["val_loss"] < evals[0]["val_loss"]
     step = [r for r in recs if r.get("step") == 16 and "loss" in r][0]
-    for key in ("grad_norm", "lr", "tokens_per_s", "tflops_per_device", "time_data_s", "time_compute_s", "mem_rss_gb"):
+    for key in ("grad_norm", "lr", "tokens_per_s", "tflops_per_device", "time_data_s", "time_compute_s",
+                "time_fwd_bwd_s", "time_optimizer_s", "mem_rss_gb"):
         assert key in step
     meta = json.loads((full_run / "checkpoints" / "step_00000016" / "biomamba_meta.json").read_text())
     assert meta["tokenizer_hash"] and meta["train_state"]["tokens_seen"] == 16 * 2 * 4 * 64
