@@ -89,11 +89,25 @@ def _python() -> str:
     return sys.executable
 
 
+def _done(cfg: PipelineConfig, work: Path, stage: str, inputs: dict) -> bool:
+    """True when ``stage`` already completed with exactly these inputs (its stamp file matches)."""
+    stamp = work / ".stamps" / f"{stage}.json"
+    return cfg.skip_completed and stamp.is_file() and json.loads(stamp.read_text()) == inputs
+
+
+def _mark_done(work: Path, stage: str, inputs: dict) -> None:
+    stamp = work / ".stamps" / f"{stage}.json"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(inputs, sort_keys=True))
+
+
 def stage_data(cfg: PipelineConfig, work: Path) -> str:
     out = work / "data"
-    if cfg.skip_completed and (out / "shards" / "val" / "manifest.json").is_file():
+    inputs = {"data_config": cfg.data_config}
+    if _done(cfg, work, "data", inputs) and (out / "shards" / "val" / "manifest.json").is_file():
         return "skipped (complete)"
     _run("data", [_python(), "-m", "data_prep", "run", "--config", cfg.data_config, f"out_dir={out}"], work / "logs" / "data.log")
+    _mark_done(work, "data", inputs)
     return str(out / "shards")
 
 
@@ -110,10 +124,11 @@ def train_overrides(cfg: PipelineConfig, work: Path) -> list[str]:
 
 def stage_train(cfg: PipelineConfig, work: Path) -> str:
     run = work / "train"
-    if cfg.skip_completed and (run / "metrics.jsonl").is_file() and any(
-        json.loads(line).get("event") == "done" for line in (run / "metrics.jsonl").read_text().splitlines()
-    ):
+    inputs = {"train_config": cfg.train_config, "overrides": train_overrides(cfg, work), "nproc": cfg.nproc}
+    if _done(cfg, work, "train", inputs):
         return "skipped (complete)"
+    # Otherwise (first run, interrupted run, or changed overrides such as a larger max_steps) the
+    # trainer resumes from the run's latest checkpoint by itself.
     script = str(REPO / "launcher" / "train.py")
     args = ["--config", cfg.train_config, *train_overrides(cfg, work)]
     if cfg.launcher == "deepspeed":
@@ -122,17 +137,20 @@ def stage_train(cfg: PipelineConfig, work: Path) -> str:
         cmd = [_python(), "-m", "torch.distributed.run", f"--nproc_per_node={cfg.nproc}", script, *args]
     env = {"OMP_NUM_THREADS": "1", "WANDB_MODE": os.environ.get("WANDB_MODE", "offline"), **CPU_MALLOC_ENV}
     _run("pretrain", cmd, work / "logs" / "train.log", env)
+    _mark_done(work, "train", inputs)
     return str(run)
 
 
 def stage_convert(cfg: PipelineConfig, work: Path) -> str:
     out = work / "hf"
-    if cfg.skip_completed and (out / "config.json").is_file() and (work / "train" / "checkpoints" / "latest").is_file():
-        if (out / "config.json").stat().st_mtime >= (work / "train" / "checkpoints" / "latest").stat().st_mtime:
-            return "skipped (complete)"
+    latest = work / "train" / "checkpoints" / "latest"
+    inputs = {"checkpoint": latest.read_text().strip() if latest.is_file() else None}
+    if _done(cfg, work, "convert", inputs) and (out / "config.json").is_file():
+        return "skipped (complete)"
     tok = work / "data" / "tokenizer" / "tokenizer.model"
     _run("convert", [_python(), str(REPO / "launcher" / "convert.py"), str(work / "train"), "--to", "hf",
-                     "--out", str(out), "--tokenizer", str(tok), "--verify"], work / "logs" / "convert.log")
+                     "--out", str(out), "--tokenizer", str(tok), "--verify", "--overwrite"], work / "logs" / "convert.log")
+    _mark_done(work, "convert", inputs)
     return str(out)
 
 

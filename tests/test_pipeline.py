@@ -44,3 +44,11 @@ def test_quickstart_pipeline_end_to_end(tmp_path):
     # a rerun skips every completed stage
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
     assert again.returncode == 0 and again.stdout.count("skipped") >= 3, again.stdout[-3000:]
+    # more steps: pretraining resumes from its checkpoint and continues, the export follows
+    longer = [c.replace("max_steps=40", "max_steps=44") for c in cmd]
+    more = subprocess.run(longer, capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
+    assert more.returncode == 0, more.stdout[-3000:] + more.stderr[-3000:]
+    recs = [json.loads(line) for line in (work / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs if r.get("event") == "done"] == [40, 44]
+    assert "resumed from step_00000040" in (work / "logs" / "train.log").read_text()
+    assert json.loads((work / ".stamps" / "convert.json").read_text())["checkpoint"] == "step_00000044"
