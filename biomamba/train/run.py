@@ -4,45 +4,55 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable
 
 from biomamba.config import ConfigError, add_config_arguments, config_from_args
 
 from .config import TrainConfig
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Pretrain a Mamba LM (deepspeed/torchrun/srun launch this on every rank).")
+def parse_args(argv=None, description: str = "Pretrain a Mamba LM") -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=f"{description} (deepspeed/torchrun/srun launch this on every rank).")
     add_config_arguments(p)
     # The deepspeed launcher appends --local_rank=N; torchrun/srun pass ranks in the environment.
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    cfg = config_from_args(TrainConfig, args)
-    from .build import build_data, build_model
+def launch(cfg: TrainConfig, body: Callable) -> int:
+    """Set up the process groups, run ``body(runtime)``, always tear down; exit code 2 on a config error."""
     from .distributed import init_distributed, shutdown
-    from .trainer import train
 
     rt = init_distributed(cfg.parallel.tensor_parallel, cfg.parallel.backend)
     try:
         cfg.check_world(rt.world_size)
-        tokenizer_hash = None
-        if cfg.tokenizer:
-            from biomamba.tokenizer import load_tokenizer
-
-            tok = load_tokenizer(cfg.tokenizer)
-            tokenizer_hash = tok.content_hash
-            # With init.from_pretrained the vocabulary is set from the tokenizer when the model is built.
-            if tok.vocab_size > cfg.model.vocab_size and not cfg.init.from_pretrained:
-                raise ConfigError(f"model.vocab_size={cfg.model.vocab_size} < tokenizer vocabulary {tok.vocab_size}; "
-                                  f"set model.vocab_size={tok.vocab_size}")
-        model = build_model(cfg, rt)
-        train_data, val_factory = build_data(cfg, rt)
-        return train(cfg, rt, model, train_data, val_factory, tokenizer_hash)
+        return body(rt)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     finally:
         shutdown()
+
+
+def main(argv=None) -> int:
+    cfg = config_from_args(TrainConfig, parse_args(argv))
+    return launch(cfg, lambda rt: _pretrain(cfg, rt))
+
+
+def _pretrain(cfg: TrainConfig, rt) -> int:
+    from .build import build_data, build_model
+    from .trainer import train
+
+    tokenizer_hash = None
+    if cfg.tokenizer:
+        from biomamba.tokenizer import load_tokenizer
+
+        tok = load_tokenizer(cfg.tokenizer)
+        tokenizer_hash = tok.content_hash
+        # With init.from_pretrained the vocabulary is set from the tokenizer when the model is built.
+        if tok.vocab_size > cfg.model.vocab_size and not cfg.init.from_pretrained:
+            raise ConfigError(f"model.vocab_size={cfg.model.vocab_size} < tokenizer vocabulary {tok.vocab_size}; "
+                              f"set model.vocab_size={tok.vocab_size}")
+    model = build_model(cfg, rt)
+    train_data, val_factory = build_data(cfg, rt)
+    return train(cfg, rt, model, train_data, val_factory, tokenizer_hash)
