@@ -46,18 +46,10 @@ def checkpoints_dir(path: str | os.PathLike) -> Path:
 
 
 def resolve_tag(ckpt_dir: Path, tag: str) -> Path:
-    if tag == "latest":
-        latest = ckpt_dir / "latest"
-        if not latest.is_file():
-            raise ConversionError(f"no 'latest' file in {ckpt_dir}: the run never completed a checkpoint; pass --tag")
-        tag = latest.read_text().strip()
-    tag_dir = ckpt_dir / tag
-    if not tag_dir.is_dir():
-        known = sorted(p.name for p in ckpt_dir.glob("step_*"))
-        raise ConversionError(f"checkpoint tag {tag!r} not found in {ckpt_dir}; available: {known}")
-    if not (tag_dir / "COMPLETE").is_file():
-        raise ConversionError(f"{tag_dir} is incomplete (no COMPLETE marker): its save was interrupted; use an earlier tag")
-    return tag_dir
+    """The folder of a complete checkpoint (training's own rule, with conversion's error type)."""
+    from biomamba.train.checkpoint import resolve_tag as trusted_tag
+
+    return ckpt_dir / trusted_tag(ckpt_dir, tag, ConversionError)
 
 
 def read_meta(tag_dir: Path) -> dict:

@@ -9,34 +9,28 @@ from biomamba.config import from_dict
 from biomamba.model import MambaConfig, MambaLM
 from biomamba.parallel import parallelize
 
+from .checkpoint import requested_resume_tag
 from .config import TrainConfig
 from .distributed import Runtime
 
 
-def _will_resume(cfg: TrainConfig) -> bool:
-    """A run that resumes from its own checkpoint does not need (or re-read) the pretrained source."""
-    if cfg.checkpoint.resume == "never":
-        return False
-    return cfg.checkpoint.resume != "auto" or (Path(cfg.run_dir) / "checkpoints" / "latest").is_file()
-
-
-def _checkpoint_model_config(cfg: TrainConfig) -> MambaConfig:
-    ckpt = Path(cfg.run_dir) / "checkpoints"
-    tag = cfg.checkpoint.resume if cfg.checkpoint.resume != "auto" else (ckpt / "latest").read_text().strip()
-    meta = json.loads((ckpt / tag / "biomamba_meta.json").read_text())
+def _checkpoint_model_config(cfg: TrainConfig, tag: str) -> MambaConfig:
+    meta = json.loads((Path(cfg.run_dir) / "checkpoints" / tag / "biomamba_meta.json").read_text())
     return from_dict(MambaConfig, meta["config"]["model"]).validate()
 
 
 def build_model(cfg: TrainConfig, rt: Runtime) -> MambaLM:
     """Full model, initialized identically on every rank (same seed), then sharded over TP."""
-    if cfg.init.from_pretrained and not _will_resume(cfg):
+    # A run that resumes from its own checkpoint does not need (or re-read) the pretrained source.
+    resume_tag = requested_resume_tag(cfg.run_dir, cfg.checkpoint.resume) if cfg.init.from_pretrained else None
+    if cfg.init.from_pretrained and resume_tag is None:
         from biomamba.convert.pretrained import load_for_continued_pretraining
 
         model = load_for_continued_pretraining(cfg, rt.is_main)
     elif cfg.init.from_pretrained:
         # Resuming a continued-pretraining run: its architecture was derived from the pretrained
         # directory (and our tokenizer) at the start; the checkpoint records it.
-        cfg.model = _checkpoint_model_config(cfg)
+        cfg.model = _checkpoint_model_config(cfg, resume_tag)
         model = MambaLM(cfg.model).init_weights(cfg.seed)  # values come from the checkpoint
     else:
         model = MambaLM(cfg.model).init_weights(cfg.seed)

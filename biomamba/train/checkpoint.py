@@ -18,8 +18,8 @@ are loaded with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
-import os
 import random
 import re
 import shutil
@@ -30,6 +30,8 @@ import torch
 import torch.distributed as dist
 
 from biomamba.data.format import atomic_write_bytes, atomic_write_json
+
+from .universal import UNIVERSAL_SUFFIX
 
 COMPLETE = "COMPLETE"
 LATEST = "latest"
@@ -79,6 +81,35 @@ def _barrier():
         dist.barrier()
 
 
+def resolve_tag(ckpt_dir: Path, tag: str, error: type[Exception] = CheckpointError) -> str:
+    """The complete checkpoint ``tag`` (or the one ``latest`` names) in ``ckpt_dir``; ``error`` otherwise.
+
+    The one rule for which checkpoint may be trusted, shared by resume and conversion: it
+    exists and carries the ``COMPLETE`` marker that is written after every rank saved.
+    """
+    if tag == LATEST:
+        latest = ckpt_dir / LATEST
+        if not latest.is_file():
+            raise error(f"no 'latest' file in {ckpt_dir}: the run never completed a checkpoint; name a tag")
+        tag = latest.read_text().strip()
+    if not (ckpt_dir / tag).is_dir():
+        known = sorted(p.name for p in ckpt_dir.glob("step_*"))
+        raise error(f"checkpoint tag {tag!r} not found in {ckpt_dir}; available: {known}")
+    if not (ckpt_dir / tag / COMPLETE).is_file():
+        raise error(f"{ckpt_dir / tag} is incomplete (no {COMPLETE} marker): its save was interrupted; use an earlier tag")
+    return tag
+
+
+def requested_resume_tag(run_dir: str | Path, resume: str) -> str | None:
+    """What ``checkpoint.resume`` asks for: "auto" = the latest checkpoint if there is one, "never" = none."""
+    if resume == "never":
+        return None
+    if resume == "auto":
+        ckpt_dir = Path(run_dir) / "checkpoints"
+        return resolve_tag(ckpt_dir, LATEST) if (ckpt_dir / LATEST).is_file() else None
+    return resume
+
+
 class CheckpointManager:
     def __init__(self, run_dir: str | Path, keep_last: int, rank: int):
         self.dir = Path(run_dir) / "checkpoints"
@@ -87,25 +118,8 @@ class CheckpointManager:
         self.pinned: str | None = None  # a tag pruning never deletes (the best one of model selection)
 
     # ----- discovery -----
-    def latest_tag(self) -> str | None:
-        p = self.dir / LATEST
-        if not p.is_file():
-            return None
-        tag = p.read_text().strip()
-        if not (self.dir / tag / COMPLETE).is_file():
-            raise CheckpointError(f"{p} names {tag!r} but {self.dir / tag} is not a complete checkpoint")
-        return tag
-
     def resolve(self, tag: str) -> str:
-        tag = self.latest_tag() if tag == "latest" else tag
-        if tag is None:
-            raise CheckpointError(f"no checkpoint in {self.dir} ('latest' is missing)")
-        if not (self.dir / tag).is_dir():
-            known = sorted(p.name for p in self.dir.glob("step_*"))
-            raise CheckpointError(f"checkpoint tag {tag!r} not found in {self.dir}; available: {known}")
-        if not (self.dir / tag / COMPLETE).is_file():
-            raise CheckpointError(f"{self.dir / tag} is incomplete (no {COMPLETE} marker): the save was interrupted")
-        return tag
+        return resolve_tag(self.dir, tag)
 
     # ----- save -----
     def save(self, engine, state: TrainState, loader_state: dict | None, meta: dict) -> str:
@@ -119,8 +133,6 @@ class CheckpointManager:
         client = {"biomamba": dataclasses.asdict(state), "universal_checkpoint_info": universal_checkpoint_info(engine.module)}
         engine.save_checkpoint(str(self.dir), tag=tag, client_state=client, save_latest=False)
         tag_dir.mkdir(parents=True, exist_ok=True)
-        import io
-
         buf = io.BytesIO()
         torch.save({"rng": rng_state(), "loader": loader_state, "train_state": dataclasses.asdict(state)}, buf)
         atomic_write_bytes(tag_dir / f"biomamba_rank{self.rank:05d}.pt", buf.getvalue())
@@ -139,7 +151,7 @@ class CheckpointManager:
         for t in complete[: max(0, len(complete) - self.keep_last)]:
             if t not in (keep, self.pinned):
                 shutil.rmtree(self.dir / t, ignore_errors=True)
-                shutil.rmtree(self.dir / (t + "_universal"), ignore_errors=True)
+                shutil.rmtree(self.dir / (t + UNIVERSAL_SUFFIX), ignore_errors=True)
         for t in tags:  # leftovers of interrupted saves older than the kept one
             if t not in complete and t < keep:
                 shutil.rmtree(self.dir / t, ignore_errors=True)
@@ -164,7 +176,7 @@ class CheckpointManager:
         universal = changed and saved.get("zero_stage", 0) > 0
         plan = {"tag": tag, "ds_tag": tag, "universal": universal, "layout_changed": changed, "meta": meta}
         if universal:
-            from .universal import UNIVERSAL_SUFFIX, convert_to_universal
+            from .universal import convert_to_universal
 
             if self.rank == 0:
                 convert_to_universal(self.dir / tag)

@@ -90,11 +90,18 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+def collective_cpu(t: torch.Tensor, collective: str = "all_reduce", group=None, **kwargs) -> torch.Tensor:
+    """Run ``dist.<collective>`` (all_reduce, broadcast) on a small host tensor; returns it on the host.
+
+    NCCL only moves CUDA tensors, so under it the tensor makes a round trip through the GPU.
+    Without an initialized process group (one process) the tensor is returned unchanged.
+    """
+    if not dist.is_initialized():
+        return t
+    dev = t.cuda() if dist.get_backend(group) == "nccl" else t
+    getattr(dist, collective)(dev, group=group, **kwargs)
+    return dev.cpu()
+
+
 def all_reduce_sum(value: float | int, group=None) -> float:
-    t = torch.tensor([float(value)], dtype=torch.float64)
-    if dist.is_initialized():
-        backend = dist.get_backend(group)
-        if backend == "nccl":
-            t = t.cuda()
-        dist.all_reduce(t, group=group)
-    return t.item()
+    return collective_cpu(torch.tensor([float(value)], dtype=torch.float64), group=group).item()

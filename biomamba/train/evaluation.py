@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.distributed as dist
 
+from .distributed import collective_cpu
 from .loss import token_nll
 
 
@@ -31,10 +31,7 @@ def evaluate(model, batches, device, tp_size: int, dp_group=None, max_batches: i
             totals += torch.tensor([nll.sum().item(), mask.sum().item(), batch["bytes"].sum().item()], dtype=torch.float64)
     finally:
         model.train(was_training)
-    if dist.is_initialized():
-        t = totals.to(device) if dist.get_backend(dp_group) == "nccl" else totals
-        dist.all_reduce(t, group=dp_group)  # TP peers saw the same batches: reduce over DP only
-        totals = t.cpu()
+    totals = collective_cpu(totals, group=dp_group)  # TP peers saw the same batches: reduce over DP only
     nll, tokens, nbytes = totals.tolist()
     if tokens == 0:
         return {"val_tokens": 0}

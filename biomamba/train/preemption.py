@@ -39,9 +39,7 @@ class PreemptionFlag:
         import torch
         import torch.distributed as dist
 
-        flag = torch.tensor([1.0 if _received else 0.0])
-        if dist.is_initialized():
-            if dist.get_backend() == "nccl":
-                flag = flag.cuda()
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        from .distributed import collective_cpu
+
+        flag = collective_cpu(torch.tensor([1.0 if _received else 0.0]), op=dist.ReduceOp.MAX)
         return bool(flag.item() > 0)

@@ -15,24 +15,19 @@ import math
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 
 from biomamba.config import ConfigError
 from biomamba.data.format import atomic_write_json
 
 from .checkpoint import TrainState, tag_for
 from .config import EvalConfig
+from .distributed import collective_cpu
 
 BEST_FILE = "best.json"
 
 
 def _from_rank0(value: float) -> float:
-    t = torch.tensor([value], dtype=torch.float64)
-    if dist.is_initialized():
-        if dist.get_backend() == "nccl":
-            t = t.cuda()
-        dist.broadcast(t, src=0)
-    return float(t.item())
+    return float(collective_cpu(torch.tensor([value], dtype=torch.float64), "broadcast", src=0).item())
 
 
 def _improves(value: float, best: float | None, mode: str) -> bool:

@@ -20,10 +20,10 @@ from biomamba.config import ConfigError
 from biomamba.data.format import atomic_write_json, package_versions
 from biomamba.model.flops import flops_per_token
 
-from .checkpoint import CheckpointManager, TrainState
+from .checkpoint import CheckpointManager, TrainState, requested_resume_tag
 from .config import TrainConfig
 from .deepspeed_config import deepspeed_config
-from .distributed import Runtime, all_reduce_sum
+from .distributed import Runtime, all_reduce_sum, collective_cpu
 from .evaluation import evaluate
 from .loss import token_nll
 from .metrics import MetricsLogger, device_peak_tflops, memory_stats
@@ -102,11 +102,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     # ---- resume plan (needed before the engine: a DP-size change loads a universal checkpoint) ----
     ckpt = CheckpointManager(run_dir, cfg.checkpoint.keep_last, rt.rank)
     state = TrainState()
-    resume_tag = None
-    if cfg.checkpoint.resume == "auto":
-        resume_tag = ckpt.latest_tag()
-    elif cfg.checkpoint.resume != "never":
-        resume_tag = cfg.checkpoint.resume
+    resume_tag = requested_resume_tag(run_dir, cfg.checkpoint.resume)
     plan = ckpt.plan_resume(resume_tag, {"tp": rt.tp_size, "dp": rt.dp_size}) if resume_tag else None
     ds_config = deepspeed_config(cfg, rt.dp_size)
     if plan and plan["universal"]:
@@ -196,6 +192,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
         scale = ga * rt.dp_size / max(global_tokens, 1.0)
 
         nll_sum, finite, zero0_norm = 0.0, True, float("nan")
+        log_now = (state.step + 1) % cfg.log_every == 0 or state.step == 0
         t_fwd_bwd = t_optim = 0.0  # step-time breakdown (CPU clock; on GPU these include queued kernels)
         for mb in micro_batches:
             t0 = time.perf_counter()
@@ -214,7 +211,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
             else:
                 nll_sum += float(nll.detach().sum())
             engine.backward(loss)
-            if cfg.parallel.zero_stage == 0 and engine.is_gradient_accumulation_boundary():
+            if log_now and cfg.parallel.zero_stage == 0 and engine.is_gradient_accumulation_boundary():
                 zero0_norm = _tp_grad_norm(engine.module)  # DeepSpeed records no norm without ZeRO
             t1 = time.perf_counter()
             if finite or not engine.is_gradient_accumulation_boundary():
@@ -242,7 +239,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
             consecutive_bad = 0
             state.tokens_seen += int(global_tokens)
             loss_mean = all_reduce_sum(nll_sum, dp_group) / max(global_tokens, 1.0)
-            if state.step % cfg.log_every == 0 or state.step == 1:
+            if log_now:
                 dt = t_compute - t_start
                 tps = global_tokens / dt
                 rec = {
@@ -303,12 +300,7 @@ def _tp_grad_norm(model) -> float:
         if p.grad is not None and (getattr(p, "tensor_model_parallel", False) or tp_rank == 0):
             sq += p.grad.detach().double().pow(2).sum().cpu()
     if ps.get_tensor_model_parallel_world_size() > 1:
-        import torch.distributed as dist
-
-        dev = next(model.parameters()).device
-        t = sq.to(dev) if dev.type == "cuda" else sq
-        dist.all_reduce(t, group=ps.get_tensor_model_parallel_group())
-        sq = t.cpu()
+        sq = collective_cpu(sq, group=ps.get_tensor_model_parallel_group())
     return float(sq.sqrt())
 
 
