@@ -92,7 +92,9 @@ def run(impl, scan, scale, seq, *, mode="train", iters=2, warmup=1, batch=1, new
     t = time.perf_counter()
     # Same glibc settings for every implementation (see bench_train.py): keep freed memory instead of
     # page-faulting fresh buffers on every large allocation.
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
+    from biomamba.pipeline import CPU_MALLOC_ENV
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **CPU_MALLOC_ENV}
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{impl}/{scan} {scale}/{seq} failed:\n{proc.stderr[-3000:]}")

@@ -22,13 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import bench_line, record_results  # noqa: E402
-from tests.train.launch import free_port  # noqa: E402
+from biomamba.pipeline import CPU_MALLOC_ENV  # noqa: E402
+from tests.train.launch import free_port, torchrun_cmd  # noqa: E402
 
 # glibc returns every large buffer to the OS by default, so each big allocation page-faults
 # afresh; HF's slow-path backward allocates a full-size zero gradient per time step and spends
 # most of its time in the kernel. Both runs get the same allocator settings (keep freed memory).
-MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-ENV = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **MALLOC}
+ENV = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **CPU_MALLOC_ENV}
 
 
 def model_overrides(scale: str) -> list[str]:
@@ -40,12 +40,11 @@ def model_overrides(scale: str) -> list[str]:
 
 def run_ours(scale: str, seq: int, mb: int, steps: int, warmup: int) -> float:
     with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
-               str(ROOT / "launcher" / "train.py"), "--config", str(ROOT / "configs/pretrain/tiny_synthetic.yaml"),
-               *model_overrides(scale), f"run_dir={d}", f"max_steps={steps}",
-               "log_every=1", f"data.seq_len={seq}", f"data.micro_batch_size={mb}", "parallel.precision=fp32",
-               "parallel.zero_stage=1", "eval.every_steps=0", "eval.at_end=false", f"checkpoint.every_steps={10**6}",
-               "schedule.warmup_steps=1"]
+        cmd = torchrun_cmd(2, ROOT / "configs/pretrain/tiny_synthetic.yaml", [
+            *model_overrides(scale), f"run_dir={d}", f"max_steps={steps}",
+            "log_every=1", f"data.seq_len={seq}", f"data.micro_batch_size={mb}", "parallel.precision=fp32",
+            "parallel.zero_stage=1", "eval.every_steps=0", "eval.at_end=false", f"checkpoint.every_steps={10**6}",
+            "schedule.warmup_steps=1"])
         proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-4000:])

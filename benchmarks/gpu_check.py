@@ -67,7 +67,7 @@ def scan_check() -> dict:
 
 def mamba_ssm_check() -> dict:
     try:
-        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn  # noqa: F401
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn  # noqa: F401 (availability probe)
     except Exception as exc:
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}"[:300]}
     return {"available": True}
@@ -109,13 +109,12 @@ def plain_step(scale: str, micro_batch: int, seq: int, steps: int = 4) -> dict:
 
 
 def engine_run(scale: str, micro_batch: int, seq: int, steps: int, extra=()) -> dict:
-    import yaml
+    from benchmarks.bench_train import model_overrides
 
-    model = yaml.safe_load((ROOT / "configs" / "model" / f"{scale}.yaml").read_text())
     with tempfile.TemporaryDirectory() as d:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--master_port=29611",
                str(ROOT / "launcher" / "train.py"), "--config", str(ROOT / "configs/pretrain/tiny_synthetic.yaml"),
-               *[f"model.{k}={json.dumps(v)}" for k, v in model.items()], f"run_dir={d}", f"max_steps={steps}",
+               *model_overrides(scale), f"run_dir={d}", f"max_steps={steps}",
                "log_every=1", f"data.seq_len={seq}", f"data.micro_batch_size={micro_batch}", "parallel.precision=bf16",
                "parallel.zero_stage=1", "eval.every_steps=0", "eval.at_end=false", "checkpoint.every_steps=1000000",
                "schedule.warmup_steps=1", *extra]

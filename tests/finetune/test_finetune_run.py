@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from biomamba.finetune.config import FinetuneConfig
 from biomamba.model import MambaLM
 from biomamba.train.checkpoint import COMPLETE
 from biomamba.train.distributed import Runtime
-from tests.train.launch import REPO, free_port, losses, records
+from tests.train.launch import ENV, REPO, kill9_at_step, losses, records, torchrun_cmd
 
 from .conftest import TINY
 
@@ -54,15 +52,13 @@ def overrides(untuned_dir, run_dir):
             "finetune.repeat_question=true"]
 
 
-def launch(args, **popen):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
-           str(LAUNCHER), "--config", str(REPO / TINY), *args]
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, cwd=REPO, env=env, **popen)
+def finetune_cmd(args) -> list[str]:
+    return torchrun_cmd(2, REPO / TINY, args, script=LAUNCHER)
 
 
 def finetune(args):
-    proc = launch(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(finetune_cmd(args), cwd=REPO, env={**os.environ, **ENV}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     out = proc.communicate(timeout=600)[0]
     assert proc.returncode == 0, out[-6000:]
     return out
@@ -120,14 +116,7 @@ def test_best_checkpoint_is_kept_and_early_stopping_ends_the_run(run):
 
 
 def test_kill9_and_resume_reproduce_the_run_exactly(run, untuned_dir, tmp_path):
-    proc = launch(overrides(untuned_dir, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                  start_new_session=True)
-    deadline = time.time() + 300
-    while not ((tmp_path / "metrics.jsonl").exists() and max(losses(tmp_path) or [0]) >= 90):
-        assert proc.poll() is None and time.time() < deadline, "run ended or stalled before step 90"
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill9_at_step(finetune_cmd(overrides(untuned_dir, tmp_path)), tmp_path, 90)
     log = finetune(overrides(untuned_dir, tmp_path))
     assert "resumed from step_" in log
     assert losses(tmp_path) == losses(run)  # bitwise: same data order, same selection state

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from .launch import REPO, free_port, losses, records, torchrun
+from .launch import REPO, kill9_at_step, losses, records, torchrun, torchrun_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -60,16 +55,6 @@ def test_trains_evaluates_and_logs(full_run):
 
 
 def test_kill9_resume_with_loader_workers_is_exact(prepared_sample, full_run, tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
-           str(REPO / "launcher" / "train.py"), "--config", str(CONFIG), *overrides(prepared_sample, tmp_path)]
-    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 300
-    while not ((tmp_path / "metrics.jsonl").exists() and max(losses(tmp_path) or [0]) >= 10):
-        assert proc.poll() is None and time.time() < deadline, "run ended or stalled before step 10"
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill9_at_step(torchrun_cmd(2, CONFIG, overrides(prepared_sample, tmp_path)), tmp_path, 10)
     torchrun(2, CONFIG, overrides(prepared_sample, tmp_path))
     assert losses(tmp_path) == losses(full_run)  # bitwise: same floats from the same data in the same order

@@ -8,38 +8,19 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from biomamba.convert.consolidate import consolidate
 
-from .launch import REPO, TINY, free_port, losses, records, torchrun
+from .launch import REPO, TINY, free_port, kill9_at_step, losses, records, spawn, torchrun, torchrun_cmd, wait_for_step
 
 pytestmark = pytest.mark.slow
 
 BASE = ["max_steps=12", "log_every=1", "eval.every_steps=0", "eval.at_end=false", "checkpoint.every_steps=3",
         "parallel.precision=fp32", "model.n_layer=2", "model.d_model=64", "model.vocab_size=512", "data.seq_len=32",
         "data.micro_batch_size=4", "parallel.zero_stage=1"]
-
-
-def _launch(nproc, run_dir, extra=()):
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--master_port={free_port()}",
-           str(REPO / "launcher" / "train.py"), "--config", str(TINY), *BASE, *extra, f"run_dir={run_dir}"]
-    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait_for_step(run_dir, step, proc, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if (run_dir / "metrics.jsonl").exists() and any(s >= step for s in losses(run_dir)):
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended early:\n{proc.stdout.read().decode()[-3000:]}")
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for the run")
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +32,7 @@ def uninterrupted(tmp_path_factory):
 
 def test_kill9_then_resume_gives_identical_losses(tmp_path, uninterrupted):
     kill_at = random.Random(os.getpid()).randint(4, 10)
-    proc = _launch(2, tmp_path)
-    _wait_for_step(tmp_path, kill_at, proc)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill9_at_step(torchrun_cmd(2, TINY, BASE + [f"run_dir={tmp_path}"]), tmp_path, kill_at)
     torchrun(2, TINY, BASE + [f"run_dir={tmp_path}"])  # auto-resumes from checkpoints/latest
     final = losses(tmp_path)  # later records of a re-run step overwrite the killed run's
     assert final == uninterrupted, f"killed at step >= {kill_at}"
@@ -66,11 +44,12 @@ def test_signal_checkpoints_exits_75_and_resumes(tmp_path, uninterrupted):
     cmd = [sys.executable, str(REPO / "launcher" / "train.py"), "--config", str(TINY), *BASE,
            "data.micro_batch_size=8", f"run_dir={tmp_path}"]
     env = {**os.environ, "WANDB_MODE": "disabled", "MASTER_PORT": str(free_port())}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    _wait_for_step(tmp_path, 4, proc)
+    log = tmp_path.parent / f"{tmp_path.name}.signalled.log"
+    proc = spawn(cmd, log, env)
+    wait_for_step(tmp_path, 4, proc, log)
     proc.send_signal(signal.SIGUSR1)
-    out = proc.communicate(timeout=300)[0].decode()
-    assert proc.returncode == 75, out[-3000:]
+    proc.wait(timeout=300)
+    assert proc.returncode == 75, log.read_text()[-3000:]
     events = [r for r in records(tmp_path) if r.get("event") == "preempted"]
     assert events and (tmp_path / "checkpoints" / events[0]["checkpoint"] / "COMPLETE").is_file()
     meta = json.loads((tmp_path / "checkpoints" / events[0]["checkpoint"] / "biomamba_meta.json").read_text())
