@@ -35,6 +35,9 @@ if [ "$WITH_TEST" = 1 ]; then
   MAMBA_SKIP_CUDA_BUILD=TRUE MAMBA_FORCE_BUILD=TRUE CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE \
     "${PIP[@]}" --no-build-isolation --no-deps "mamba-ssm>=2.2,<3"
   "${PIP[@]}" einops
+  # Triton for the GPU scan kernels' tests: on CPU they run under its interpreter (TRITON_INTERPRET=1).
+  # CUDA builds of torch ship their own matching triton; the CPU wheel does not, so it is added here.
+  "${PIP[@]}" "triton>=3.4,<4"
 fi
 "$VPY" -c "import torch; assert torch.__version__.startswith('$TORCH'), torch.__version__"
 echo "$want" > "$stamp"

@@ -33,7 +33,6 @@ owner names so a rerun is byte-identical.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -43,6 +42,9 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+# File utilities live in biomamba.io; re-exported here for the callers that import them from this module.
+from biomamba.io import atomic_write_bytes, atomic_write_json, package_versions, sha256_file  # noqa: F401
 
 FORMAT = "biomamba-shards/1"
 MANIFEST = "manifest.json"
@@ -60,32 +62,6 @@ def doc_key(doc_id: str) -> str:
 
 def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 65536 else np.dtype(np.uint32)
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file + fsync + rename."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def encode_tokens(tokens: np.ndarray) -> bytes:
@@ -313,18 +289,3 @@ def read_manifest(split_dir: str | os.PathLike) -> dict:
             if k not in e:
                 raise ShardFormatError(f"{path}: shard entry {e.get('name', '?')} lacks {k!r}")
     return m
-
-
-def package_versions(names: Iterable[str] = ("biomamba", "torch", "numpy", "webdataset", "sentencepiece", "tokenizers", "lxml")) -> dict:
-    """Installed versions of the named packages (recorded next to every output)."""
-    from importlib import metadata
-    import platform
-    import sys
-
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for n in names:
-        try:
-            out[n] = metadata.version(n)
-        except metadata.PackageNotFoundError:
-            out[n] = None
-    return out
