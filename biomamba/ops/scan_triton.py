@@ -1,0 +1,183 @@
+"""Selective scan in Triton (forward + backward): mamba_ssm ``selective_scan_fn``'s arguments and semantics.
+
+Runs on CUDA tensors wherever torch ships Triton (nothing to compile ahead of time), and on CPU tensors
+under Triton's interpreter (``TRITON_INTERPRET=1`` set before the first triton kernel is loaded;
+that is how the tests run it). The kernels and their design are in :mod:`.scan_triton_kernels`.
+
+Memory: besides inputs, outputs and gradients, the forward keeps only the states at chunk starts,
+(batch, l/CHUNK, d, n) fp32, and the backward adds the same size again plus small partial sums: no
+(batch, d, n, l) tensor in either direction.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+import torch
+
+CHUNK = 64  # time steps per program: saved states are 1/CHUNK of all states; a power of two
+TILE_FWD = 4096  # elements of a (BLOCK_D, BLOCK_N, CHUNK) register tile: forward ...
+TILE_BWD = 2048  # ... and backward, which holds ~3x more live tiles (h, G, dA, x)
+D_PER_BWD_PROGRAM = 32  # channels one backward program sums its dB/dC partial over
+
+
+def triton_unavailable_reason(u: torch.Tensor) -> str | None:
+    """Why ``impl='triton'`` cannot run on ``u``'s device here, or None if it can."""
+    if importlib.util.find_spec("triton") is None:
+        return ("triton is not installed (CUDA builds of torch ship it; CPU: pip install 'triton>=3.4,<4' "
+                "and set TRITON_INTERPRET=1); use scan_impl=fast or auto")
+    if not u.is_cuda:
+        if os.environ.get("TRITON_INTERPRET") != "1":
+            return ("scan_impl='triton' on CPU tensors runs only under Triton's interpreter: set TRITON_INTERPRET=1 "
+                    "before starting Python (slow; for tests), or use scan_impl=fast or auto on CPU")
+        if not _kernels_interpreted():
+            return ("triton kernels were loaded before TRITON_INTERPRET=1 was set, so they cannot run on CPU "
+                    "tensors; set TRITON_INTERPRET=1 before starting Python, or use scan_impl=fast")
+    return None
+
+
+_KERNELS = None
+
+
+def _kernels():
+    """Import the kernels on first use, so TRITON_INTERPRET set after ``import biomamba`` still counts."""
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = importlib.import_module(".scan_triton_kernels", __package__)
+    return _KERNELS
+
+
+def _kernels_interpreted() -> bool:
+    return type(_kernels()._chunk_kernel).__name__ == "InterpretedFunction"
+
+
+def _launch_opts() -> dict:
+    # num_warps=4: a 4096-element fp32 tile is 32 registers per thread per live tensor. The interpreter
+    # ignores it. (A GPU session may widen this to an autotune over 4/8 warps keyed on N.)
+    return {} if _kernels_interpreted() else {"num_warps": 4}
+
+
+def _pow2(x: int) -> int:
+    return 1 << max(0, int(x) - 1).bit_length()
+
+
+def _as_groups(X: torch.Tensor, dim: int) -> torch.Tensor:
+    """B or C as contiguous (batch, G, N, L)."""
+    if X.dim() == 3:
+        X = X.unsqueeze(1)
+    elif X.dim() != 4:
+        raise ValueError(f"scan_impl='triton' needs B/C of shape (batch, dstate, length) or (batch, groups, "
+                         f"dstate, length), got {tuple(X.shape)}; use scan_impl=fast for constant B/C")
+    if dim % X.shape[1]:
+        raise ValueError(f"dim {dim} is not divisible by the {X.shape[1]} groups of B/C")
+    return X.contiguous()
+
+
+def _geometry(u, A, Bg, chunk):
+    batch, dim, length = u.shape
+    G, N = Bg.shape[1], A.shape[1]
+    bn = _pow2(N)
+    nc = -(-length // chunk)
+    return batch, dim, length, G, dim // G, N, bn, nc
+
+
+def _opt(x):
+    return x.contiguous() if x is not None else None
+
+
+class SelectiveScanTriton(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, chunk):
+        if A.is_complex():
+            raise NotImplementedError("complex A is not supported (Mamba-1 checkpoints use real A)")
+        if u.dtype == torch.float64:
+            raise ValueError("scan_impl='triton' computes in fp32; float64 inputs need scan_impl=fast or reference")
+        k = _kernels()
+        u, delta, A, D, z, delta_bias = (_opt(x) for x in (u, delta, A, D, z, delta_bias))
+        Bg, Cg = _as_groups(B, u.shape[1]), _as_groups(C, u.shape[1])
+        batch, dim, length, G, DG, N, BN, nc = _geometry(u, A, Bg, chunk)
+        f32 = dict(dtype=torch.float32, device=u.device)
+        h_start = torch.zeros(batch, nc, dim, N, **f32)
+        last = torch.empty(batch, dim, N, **f32)
+        dt_sum = torch.empty(batch, nc, dim, **f32)
+        out = torch.empty_like(u)
+        bd = max(1, min(_pow2(DG), TILE_FWD // (BN * chunk)))
+        grid = (batch * G, -(-DG // bd), nc)
+        flags = dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
+                     SOFTPLUS=bool(delta_softplus), BLOCK_D=bd, BLOCK_N=BN, CHUNK=chunk, **_launch_opts())
+        args = (u, delta, A, Bg, Cg, D, z, delta_bias, out, h_start)
+        dims = (length, dim, DG, G, N, nc)
+        if nc > 1 or return_last_state:  # a single chunk starts from zero: no summaries needed
+            s_end = torch.empty(batch, nc, dim, N, **f32)
+            k._chunk_kernel[grid](*args, s_end, dt_sum, *dims, MODE=0, **flags)
+            bdc = max(1, min(_pow2(dim), 4096 // BN))
+            k._carry_kernel[(batch, -(-dim // bdc))](s_end, dt_sum, A, h_start, last, dim, N, nc, REVERSE=False,
+                                                      BLOCK_D=bdc, BLOCK_N=BN)
+        k._chunk_kernel[grid](*args, h_start, dt_sum, *dims, MODE=1, **flags)
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, h_start, dt_sum)
+        ctx.delta_softplus, ctx.chunk, ctx.nc_summaries = bool(delta_softplus), chunk, nc > 1 or return_last_state
+        if return_last_state:  # fp32, like mamba_ssm's selective_scan_fn and our reference
+            ctx.mark_non_differentiable(last)
+            return out, last
+        return out
+
+    @staticmethod
+    def backward(ctx, dout, *unused):
+        u, delta, A, B, C, D, z, delta_bias, h_start, dt_sum = ctx.saved_tensors
+        k = _kernels()
+        chunk = ctx.chunk
+        dout = dout.contiguous()
+        Bg, Cg = _as_groups(B, u.shape[1]), _as_groups(C, u.shape[1])
+        batch, dim, length, G, DG, N, BN, nc = _geometry(u, A, Bg, chunk)
+        f32 = dict(dtype=torch.float32, device=u.device)
+        bd = max(1, min(_pow2(DG), TILE_BWD // (BN * chunk)))
+        d_iters = max(1, min(DG, D_PER_BWD_PROGRAM) // bd)
+        ndp = -(-DG // (bd * d_iters))
+        grid = (batch * G, ndp, nc)
+        flags = dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
+                     SOFTPLUS=ctx.delta_softplus, BLOCK_D=bd, BLOCK_N=BN, CHUNK=chunk, D_ITERS=d_iters,
+                     **_launch_opts())
+        if not ctx.nc_summaries:  # the forward skipped the chunk summaries: one chunk, so no ΣΔ needed
+            dt_sum = torch.zeros(batch, nc, dim, **f32)
+        carry_in = torch.zeros(batch, nc, dim, N, **f32)
+        du, ddelta = torch.empty_like(u), torch.empty_like(delta)
+        dz = torch.empty_like(z) if z is not None else None
+        dA_p = torch.empty(batch, nc, dim, N, **f32)
+        dD_p = torch.empty(batch, nc, dim, **f32) if D is not None else None
+        dbias_p = torch.empty(batch, nc, dim, **f32) if delta_bias is not None else None
+        dB_p = torch.empty(ndp, batch, G, N, length, **f32)
+        dC_p = torch.empty(ndp, batch, G, N, length, **f32)
+        args = (u, delta, A, Bg, Cg, D, z, delta_bias, dout, h_start)
+        outs = (du, ddelta, dz, dA_p, dD_p, dbias_p, dB_p, dC_p)
+        dims = (length, dim, DG, G, N, nc)
+        if nc > 1:
+            s_loc = torch.empty(batch, nc, dim, N, **f32)
+            k._bwd_kernel[grid](*args, carry_in, s_loc, *outs, *dims, MODE=0, **flags)
+            bdc = max(1, min(_pow2(dim), 4096 // BN))
+            k._carry_kernel[(batch, -(-dim // bdc))](s_loc, dt_sum, A, carry_in, torch.empty(batch, dim, N, **f32),
+                                                      dim, N, nc, REVERSE=True, BLOCK_D=bdc, BLOCK_N=BN)
+        k._bwd_kernel[grid](*args, carry_in, carry_in, *outs, *dims, MODE=1, **flags)
+        dB = dB_p.sum(0).view(B.shape) if B.dim() == 4 else dB_p.sum(0)[:, 0]
+        dC = dC_p.sum(0).view(C.shape) if C.dim() == 4 else dC_p.sum(0)[:, 0]
+        return (
+            du, ddelta, dA_p.sum((0, 1)).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
+            dD_p.sum((0, 1)).to(D.dtype) if D is not None else None,
+            dz,
+            dbias_p.sum((0, 1)).to(delta_bias.dtype) if delta_bias is not None else None,
+            None, None, None,
+        )
+
+
+def selective_scan_triton(
+    u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, return_last_state=False, chunk_size=None
+):
+    """``chunk_size``: time steps per program (a power of two; default :data:`CHUNK`)."""
+    chunk = CHUNK if chunk_size is None else int(chunk_size)
+    if chunk < 1 or chunk & (chunk - 1):
+        raise ValueError(f"the triton scan's chunk_size must be a power of two, got {chunk}")
+    reason = triton_unavailable_reason(u)
+    if reason:
+        raise RuntimeError(reason)
+    return SelectiveScanTriton.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, chunk)
