@@ -54,7 +54,7 @@ class MambaConfig(Config):
     rescale_prenorm_residual: bool = True
     n_residuals_per_layer: int = 1
     # Which selective-scan implementation the mixer calls (see biomamba.ops).
-    scan_impl: Literal["auto", "fast", "reference", "cuda"] = "auto"
+    scan_impl: Literal["auto", "fast", "reference", "cuda", "triton"] = "auto"
     # Time steps per chunk of the fast PyTorch scan (memory/speed trade-off).
     scan_chunk_size: int = 128
 

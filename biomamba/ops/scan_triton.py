@@ -11,6 +11,7 @@ Memory: besides inputs, outputs and gradients, the forward keeps only the states
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -23,9 +24,14 @@ TILE_BWD = 2048  # ... and backward, which holds ~3x more live tiles (h, G, dA, 
 D_PER_BWD_PROGRAM = 32  # channels one backward program sums its dB/dC partial over
 
 
+@functools.cache
+def _triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
 def triton_unavailable_reason(u: torch.Tensor) -> str | None:
     """Why ``impl='triton'`` cannot run on ``u``'s device here, or None if it can."""
-    if importlib.util.find_spec("triton") is None:
+    if not _triton_installed():
         return ("triton is not installed (CUDA builds of torch ship it; CPU: pip install 'triton>=3.4,<4' "
                 "and set TRITON_INTERPRET=1); use scan_impl=fast or auto")
     if not u.is_cuda:
@@ -173,8 +179,9 @@ class SelectiveScanTriton(torch.autograd.Function):
 def selective_scan_triton(
     u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, return_last_state=False, chunk_size=None
 ):
-    """``chunk_size``: time steps per program (a power of two; default :data:`CHUNK`)."""
-    chunk = CHUNK if chunk_size is None else int(chunk_size)
+    """``chunk_size``: time steps per program (a power of two; default :data:`CHUNK`, or less for short l,
+    where a full chunk would mostly be padding)."""
+    chunk = min(CHUNK, _pow2(u.shape[-1])) if chunk_size is None else int(chunk_size)
     if chunk < 1 or chunk & (chunk - 1):
         raise ValueError(f"the triton scan's chunk_size must be a power of two, got {chunk}")
     reason = triton_unavailable_reason(u)

@@ -19,6 +19,7 @@ import torch
 from biomamba.config import ConfigError
 from biomamba.data.format import atomic_write_json, package_versions
 from biomamba.model.flops import flops_per_token
+from biomamba.ops import kernel_report
 
 from .checkpoint import CheckpointManager, TrainState, requested_resume_tag
 from .config import TrainConfig
@@ -66,7 +67,9 @@ def write_run_files(cfg: TrainConfig, rt: Runtime) -> dict:
     run_dir = Path(cfg.run_dir)
     versions = package_versions(("biomamba", "torch", "deepspeed", "megatron-core", "webdataset", "numpy", "wandb"))
     versions["git_commit"] = _git_commit()
+    versions["kernels"] = kernel_report(cfg.model.scan_impl, rt.device)  # which scan/conv really runs
     if rt.is_main:
+        print(f"[biomamba] kernels: scan={versions['kernels']['scan']} conv={versions['kernels']['conv']}", flush=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(cfg.to_yaml())
         atomic_write_json(run_dir / "versions.json", versions)
@@ -130,7 +133,8 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
             print(f"[biomamba] resumed from {resume_tag}: step {state.step}, {state.tokens_seen:,} tokens", flush=True)
 
     # ---- monitoring ----
-    logger = MetricsLogger(run_dir, rt.is_main, cfg.wandb, cfg.to_dict(), state.wandb_run_id)
+    logger = MetricsLogger(run_dir, rt.is_main, cfg.wandb, {**cfg.to_dict(), "kernels": versions["kernels"]},
+                           state.wandb_run_id)
     state.wandb_run_id = logger.run_id
     fpt = flops_per_token(cfg.model)
     peak = device_peak_tflops(cfg.peak_tflops)
