@@ -100,8 +100,8 @@ def selective_scan(
     which = resolve_impl(impl, u)
     if which == "cuda":
         return _mamba_selective_scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
-    if which == "triton":  # its own time tiling (scan_triton.CHUNK); chunk_size is the fast scan's
-        return selective_scan_triton(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    if which == "triton":
+        return selective_scan_triton(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, chunk_size)
     if which == "fast":
         return selective_scan_fast(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, chunk_size)
     return selective_scan_reference(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)

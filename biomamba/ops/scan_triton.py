@@ -18,7 +18,9 @@ import os
 
 import torch
 
-CHUNK = 64  # time steps per program: saved states are 1/CHUNK of all states; a power of two
+# Time steps per program: the saved states are 1/CHUNK of all states (the same as the fast scan's
+# chunk-start states at equal chunk size, which is what the planner counts); a power of two.
+CHUNK = 128
 TILE_FWD = 4096  # elements of a (BLOCK_D, BLOCK_N, CHUNK) register tile: forward ...
 TILE_BWD = 2048  # ... and backward, which holds ~3x more live tiles (h, G, dA, x)
 D_PER_BWD_PROGRAM = 32  # channels one backward program sums its dB/dC partial over
@@ -101,6 +103,9 @@ class SelectiveScanTriton(torch.autograd.Function):
         if u.dtype == torch.float64:
             raise ValueError("scan_impl='triton' computes in fp32; float64 inputs need scan_impl=fast or reference")
         k = _kernels()
+        # The backward gets the caller's tensors (often transposed views of saved projections: free) and
+        # makes its own contiguous copies; saving the copies would add ~3 (b, d, l) tensors per layer.
+        given = (u, delta, A, B, C, D, z, delta_bias)
         u, delta, A, D, z, delta_bias = (_opt(x) for x in (u, delta, A, D, z, delta_bias))
         Bg, Cg = _as_groups(B, u.shape[1]), _as_groups(C, u.shape[1])
         batch, dim, length, G, DG, N, BN, nc = _geometry(u, A, Bg, chunk)
@@ -122,8 +127,8 @@ class SelectiveScanTriton(torch.autograd.Function):
             k._carry_kernel[(batch, -(-dim // bdc))](s_end, dt_sum, A, h_start, last, dim, N, nc, REVERSE=False,
                                                       BLOCK_D=bdc, BLOCK_N=BN)
         k._chunk_kernel[grid](*args, h_start, dt_sum, *dims, MODE=1, **flags)
-        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, h_start, dt_sum)
-        ctx.delta_softplus, ctx.chunk, ctx.nc_summaries = bool(delta_softplus), chunk, nc > 1 or return_last_state
+        ctx.save_for_backward(*given, h_start, dt_sum)
+        ctx.delta_softplus, ctx.chunk = bool(delta_softplus), chunk
         if return_last_state:  # fp32, like mamba_ssm's selective_scan_fn and our reference
             ctx.mark_non_differentiable(last)
             return out, last
@@ -131,7 +136,8 @@ class SelectiveScanTriton(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout, *unused):
-        u, delta, A, B, C, D, z, delta_bias, h_start, dt_sum = ctx.saved_tensors
+        *given, h_start, dt_sum = ctx.saved_tensors
+        u, delta, A, B, C, D, z, delta_bias = (_opt(x) for x in given)
         k = _kernels()
         chunk = ctx.chunk
         dout = dout.contiguous()
@@ -145,8 +151,6 @@ class SelectiveScanTriton(torch.autograd.Function):
         flags = dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
                      SOFTPLUS=ctx.delta_softplus, BLOCK_D=bd, BLOCK_N=BN, CHUNK=chunk, D_ITERS=d_iters,
                      **_launch_opts())
-        if not ctx.nc_summaries:  # the forward skipped the chunk summaries: one chunk, so no ΣΔ needed
-            dt_sum = torch.zeros(batch, nc, dim, **f32)
         carry_in = torch.zeros(batch, nc, dim, N, **f32)
         du, ddelta = torch.empty_like(u), torch.empty_like(delta)
         dz = torch.empty_like(z) if z is not None else None
@@ -179,11 +183,12 @@ class SelectiveScanTriton(torch.autograd.Function):
 def selective_scan_triton(
     u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, return_last_state=False, chunk_size=None
 ):
-    """``chunk_size``: time steps per program (a power of two; default :data:`CHUNK`, or less for short l,
-    where a full chunk would mostly be padding)."""
-    chunk = min(CHUNK, _pow2(u.shape[-1])) if chunk_size is None else int(chunk_size)
+    """``chunk_size``: time steps per program, a power of two (default :data:`CHUNK`; the mixer passes
+    ``model.scan_chunk_size``). Sequences shorter than a chunk use the next power of two above their length."""
+    chunk = CHUNK if chunk_size is None else int(chunk_size)
     if chunk < 1 or chunk & (chunk - 1):
-        raise ValueError(f"the triton scan's chunk_size must be a power of two, got {chunk}")
+        raise ValueError(f"the triton scan's chunk size (model.scan_chunk_size) must be a power of two, got {chunk}")
+    chunk = min(chunk, _pow2(u.shape[-1]))  # a full chunk would mostly be padding
     reason = triton_unavailable_reason(u)
     if reason:
         raise RuntimeError(reason)

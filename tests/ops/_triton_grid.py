@@ -17,7 +17,7 @@ CASES = [
     # batch, dim, dstate, length, B/C layout, chunk, D, z, delta_bias, softplus, return_last_state
     (1, 8, 4, 1, "var", 64, T, T, T, T, T),  # l = 1
     (2, 6, 3, 37, "var", 16, T, T, T, T, F),  # prime l over 3 chunks; dstate not a power of two
-    (1, 3, 4, 257, "var", 64, T, T, T, T, T),  # prime l over 5 chunks of the default size
+    (1, 3, 4, 257, "var", 64, T, T, T, T, T),  # prime l over 5 chunks
     (1, 37, 2, 40, "var", 16, T, T, T, T, F),  # d = 37 over small tiles (SMALL_TILES): partial channel blocks
     (2, 8, 4, 19, "group", 8, T, F, T, T, T),  # grouped B/C (2 groups)
     (1, 5, 2, 64, "var", 16, F, T, T, T, F),  # without D

@@ -108,8 +108,8 @@ def test_bad_inputs_get_one_line_errors(interpreted_triton):
 
 
 def test_default_chunking_matches_reference(interpreted_triton):
-    """The launcher's own chunk choice (not the grid's explicit chunk sizes) on l over 2 default chunks."""
-    inp = make_scan_inputs(2, 3, 2, 70, "var", torch.float32, positive_delta=False)
+    """The dispatcher's default chunk (model.scan_chunk_size's default, 128) on l over 3 chunks."""
+    inp = make_scan_inputs(1, 3, 2, 300, "var", torch.float32, positive_delta=False)
     ref, ref_last = selective_scan_reference(**inp, delta_softplus=True, return_last_state=True)
     out, last = selective_scan(**inp, delta_softplus=True, return_last_state=True, impl="triton")
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())

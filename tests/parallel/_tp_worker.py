@@ -1,4 +1,7 @@
-"""Run under torchrun (2 processes): TP=2 sharding marks, gradients and the TP-aware grad norm vs the full model."""
+"""Run under torchrun (2 processes): TP=2 sharding marks, gradients and the TP-aware grad norm vs the full model.
+
+Optional argument: the model's scan_impl (default auto), e.g. ``triton`` under TRITON_INTERPRET=1.
+"""
 
 import sys
 from pathlib import Path
@@ -17,7 +20,10 @@ def main():
     dist.init_process_group("gloo")
     init_model_parallel(2)
     rank = dist.get_rank()
-    cfg = MambaConfig(d_model=64, n_layer=2, vocab_size=500, ssm_cfg={"d_state": 8})
+    impl = sys.argv[1] if len(sys.argv) > 1 else "auto"  # "triton": run with TRITON_INTERPRET=1
+    # The interpreter runs the triton scan element by element: a narrower model keeps that run short.
+    width, dstate = (32, 4) if impl == "triton" else (64, 8)
+    cfg = MambaConfig(d_model=width, n_layer=2, vocab_size=500, ssm_cfg={"d_state": dstate}, scan_impl=impl)
     full = MambaLM(cfg).init_weights(0)
     tp = parallelize(MambaLM(cfg).init_weights(0))
     # every parameter that tp_layout splits carries megatron's TP marks; replicated ones do not

@@ -23,6 +23,25 @@ def test_tp2_grads_and_norm_match_full_model():
     assert proc.stdout.count(" ok") == 2
 
 
+def test_tp2_with_triton_scan_matches_tp1():
+    """The same check with scan_impl=triton on both sides, its kernels under Triton's interpreter."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("triton") is None:
+        if os.environ.get("BIOMAMBA_CI") == "1":
+            pytest.fail("triton is not installed (scripts/setup_env.sh --test installs it for the kernel tests)")
+        pytest.skip("triton not installed")
+    script = REPO / "tests" / "parallel" / "_tp_worker.py"
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                           f"--master_port={free_port()}", str(script), "triton"], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert proc.stdout.count(" ok") == 2
+
+
 @pytest.mark.parametrize("name, shape", [
     ("backbone.layers.0.mixer.in_proj.weight", (12, 5)),
     ("backbone.layers.0.mixer.x_proj.weight", (7, 6)),
