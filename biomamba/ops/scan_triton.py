@@ -61,10 +61,28 @@ def _kernels_interpreted() -> bool:
     return type(_kernels()._chunk_kernel).__name__ == "InterpretedFunction"
 
 
-def _launch_opts() -> dict:
-    # num_warps=4: a 4096-element fp32 tile is 32 registers per thread per live tensor. The interpreter
-    # ignores it. (A GPU session may widen this to an autotune over 4/8 warps keyed on N.)
-    return {} if _kernels_interpreted() else {"num_warps": 4}
+def _warps(n: int) -> dict:
+    return {} if _kernels_interpreted() else {"num_warps": n}  # the interpreter takes no launch options
+
+
+def fwd_meta(DG: int, BN: int, chunk: int) -> dict:
+    """Compile-time parameters of ``_chunk_kernel``. num_warps=4: at n=16, chunk=128 (BLOCK_D=2) the tile
+    is 32 fp32 values per thread per live tensor: 136 registers on sm_90, no spills (ptxas, triton 3.9)."""
+    return dict(BLOCK_D=max(1, min(_pow2(DG), TILE_FWD // (BN * chunk))), BLOCK_N=BN, CHUNK=chunk, **_warps(4))
+
+
+def bwd_meta(DG: int, BN: int, chunk: int) -> dict:
+    """Compile-time parameters of ``_bwd_kernel``. It keeps h, G, dA, x and the gradients live at once, so
+    half the forward's tile over twice the warps: 176 registers at n=16, chunk=128, no spills (4 warps
+    would spill)."""
+    bd = max(1, min(_pow2(DG), TILE_BWD // (BN * chunk)))
+    return dict(BLOCK_D=bd, BLOCK_N=BN, CHUNK=chunk, D_ITERS=max(1, min(DG, D_PER_BWD_PROGRAM) // bd), **_warps(8))
+
+
+def carry_meta(dim: int, BN: int) -> dict:
+    """``_carry_kernel`` walks the chunks one after another, so it is latency-bound: small (BLOCK_D, BLOCK_N)
+    tiles of 1024 states give more programs to hide it (d=1536, n=16: 24 per batch row)."""
+    return dict(BLOCK_D=max(1, min(_pow2(dim), 1024 // BN)), BLOCK_N=BN, **_warps(4))
 
 
 def _pow2(x: int) -> int:
@@ -114,18 +132,18 @@ class SelectiveScanTriton(torch.autograd.Function):
         last = torch.empty(batch, dim, N, **f32)
         dt_sum = torch.empty(batch, nc, dim, **f32)
         out = torch.empty_like(u)
-        bd = max(1, min(_pow2(DG), TILE_FWD // (BN * chunk)))
-        grid = (batch * G, -(-DG // bd), nc)
+        meta = fwd_meta(DG, BN, chunk)
+        grid = (batch * G, -(-DG // meta["BLOCK_D"]), nc)
         flags = dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-                     SOFTPLUS=bool(delta_softplus), BLOCK_D=bd, BLOCK_N=BN, CHUNK=chunk, **_launch_opts())
+                     SOFTPLUS=bool(delta_softplus), **meta)
         args = (u, delta, A, Bg, Cg, D, z, delta_bias, out, h_start)
         dims = (length, dim, DG, G, N, nc)
         if nc > 1 or return_last_state:  # a single chunk starts from zero: no summaries needed
             s_end = torch.empty(batch, nc, dim, N, **f32)
             k._chunk_kernel[grid](*args, s_end, dt_sum, *dims, MODE=0, **flags)
-            bdc = max(1, min(_pow2(dim), 4096 // BN))
-            k._carry_kernel[(batch, -(-dim // bdc))](s_end, dt_sum, A, h_start, last, dim, N, nc, REVERSE=False,
-                                                      BLOCK_D=bdc, BLOCK_N=BN)
+            cm = carry_meta(dim, BN)
+            k._carry_kernel[(batch, -(-dim // cm["BLOCK_D"]))](s_end, dt_sum, A, h_start, last, dim, N, nc,
+                                                                REVERSE=False, **cm)
         k._chunk_kernel[grid](*args, h_start, dt_sum, *dims, MODE=1, **flags)
         ctx.save_for_backward(*given, h_start, dt_sum)
         ctx.delta_softplus, ctx.chunk = bool(delta_softplus), chunk
@@ -144,13 +162,11 @@ class SelectiveScanTriton(torch.autograd.Function):
         Bg, Cg = _as_groups(B, u.shape[1]), _as_groups(C, u.shape[1])
         batch, dim, length, G, DG, N, BN, nc = _geometry(u, A, Bg, chunk)
         f32 = dict(dtype=torch.float32, device=u.device)
-        bd = max(1, min(_pow2(DG), TILE_BWD // (BN * chunk)))
-        d_iters = max(1, min(DG, D_PER_BWD_PROGRAM) // bd)
-        ndp = -(-DG // (bd * d_iters))
+        meta = bwd_meta(DG, BN, chunk)
+        ndp = -(-DG // (meta["BLOCK_D"] * meta["D_ITERS"]))
         grid = (batch * G, ndp, nc)
         flags = dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-                     SOFTPLUS=ctx.delta_softplus, BLOCK_D=bd, BLOCK_N=BN, CHUNK=chunk, D_ITERS=d_iters,
-                     **_launch_opts())
+                     SOFTPLUS=ctx.delta_softplus, **meta)
         carry_in = torch.zeros(batch, nc, dim, N, **f32)
         du, ddelta = torch.empty_like(u), torch.empty_like(delta)
         dz = torch.empty_like(z) if z is not None else None
@@ -165,9 +181,9 @@ class SelectiveScanTriton(torch.autograd.Function):
         if nc > 1:
             s_loc = torch.empty(batch, nc, dim, N, **f32)
             k._bwd_kernel[grid](*args, carry_in, s_loc, *outs, *dims, MODE=0, **flags)
-            bdc = max(1, min(_pow2(dim), 4096 // BN))
-            k._carry_kernel[(batch, -(-dim // bdc))](s_loc, dt_sum, A, carry_in, torch.empty(batch, dim, N, **f32),
-                                                      dim, N, nc, REVERSE=True, BLOCK_D=bdc, BLOCK_N=BN)
+            cm = carry_meta(dim, BN)
+            k._carry_kernel[(batch, -(-dim // cm["BLOCK_D"]))](s_loc, dt_sum, A, carry_in, torch.empty(batch, dim, N, **f32),
+                                                                dim, N, nc, REVERSE=True, **cm)
         k._bwd_kernel[grid](*args, carry_in, carry_in, *outs, *dims, MODE=1, **flags)
         dB = dB_p.sum(0).view(B.shape) if B.dim() == 4 else dB_p.sum(0)[:, 0]
         dC = dC_p.sum(0).view(C.shape) if C.dim() == 4 else dC_p.sum(0)[:, 0]

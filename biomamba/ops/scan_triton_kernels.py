@@ -135,14 +135,18 @@ def _carry_kernel(
 
 @triton.jit
 def _gate_grad(dout, z, uu, y, Dv, HAS_D: tl.constexpr, HAS_Z: tl.constexpr):
-    """g = dL/dy and dL/dz from dL/dout, for out = (y + D u) · silu(z)."""
+    """g = dL/dy and dL/dz from dL/dout, for out = (y + D u) · silu(z). (One return: early returns
+    inside constexpr branches are not something to rely on in every Triton version.)"""
+    g = dout
+    gz = dout
     if HAS_Z:
         sig = tl.sigmoid(z)
         pre = y
         if HAS_D:
             pre = y + uu * Dv[:, None]
-        return dout * z * sig, dout * pre * sig * (1.0 + z * (1.0 - sig))
-    return dout, dout
+        g = dout * z * sig
+        gz = dout * pre * sig * (1.0 + z * (1.0 - sig))
+    return g, gz
 
 
 @triton.jit
@@ -241,6 +245,6 @@ def _bwd_kernel(
                 tl.store(dbias_p + pidx, tl.sum(ddt, axis=1), mask=mask_d)
     if MODE == 1:
         # (NDP, b, G, N, L) partials: one row per channel group of this program, summed by torch.
-        pidx = (((pid_d * (tl.num_programs(0) // G)) + b) * G + grp) * N * L
-        tl.store(dB_p + pidx + offs_n[:, None] * L + t[None, :], dB_acc, mask=mnt)
-        tl.store(dC_p + pidx + offs_n[:, None] * L + t[None, :], dC_acc, mask=mnt)
+        prow = (((pid_d * (tl.num_programs(0) // G)) + b) * G + grp) * N * L
+        tl.store(dB_p + prow + offs_n[:, None] * L + t[None, :], dB_acc, mask=mnt)
+        tl.store(dC_p + prow + offs_n[:, None] * L + t[None, :], dC_acc, mask=mnt)
