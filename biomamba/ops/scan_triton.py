@@ -4,9 +4,11 @@ Runs on CUDA tensors wherever torch ships Triton (nothing to compile ahead of ti
 under Triton's interpreter (``TRITON_INTERPRET=1`` set before the first triton kernel is loaded;
 that is how the tests run it). The kernels and their design are in :mod:`.scan_triton_kernels`.
 
-Memory: besides inputs, outputs and gradients, the forward keeps only the states at chunk starts,
-(batch, l/CHUNK, d, n) fp32, and the backward adds the same size again plus small partial sums: no
-(batch, d, n, l) tensor in either direction.
+Memory: besides inputs, outputs and gradients, the forward keeps for the backward only the states at
+chunk starts, (batch, l/CHUNK, d, n) fp32, plus ΣΔ per chunk. The backward's temporaries: three arrays
+of that size (local adjoint carries, linked carries, dA partials), contiguous copies of inputs that came
+as views, and dB/dC partials of (d/32, batch, n, l) fp32 each (at n=16 as large as one (batch, d, l)
+bf16 tensor). No (batch, d, n, l) tensor in either direction.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ Three backends differ in which kernels run:
 * ``cuda``: GPU with the ``[gpu]`` extras: mamba_ssm's ``selective_scan_fn``,
   ``causal_conv1d_fn`` and PyTorch's fused CUDA ``rms_norm``;
 * ``cuda-torch``: GPU without them: :mod:`biomamba.ops.scan_fast`, ``F.conv1d``, fused ``rms_norm``;
+  also the model for :mod:`biomamba.ops.scan_triton` (``auto``'s pick without mamba_ssm), which saves the
+  same chunk-start states plus ΣΔ per chunk (1/d_state of them, not counted);
 * ``cpu``: as ``cuda-torch`` but ``rms_norm`` is PyTorch's composite, which also saves ``x·rstd``.
 
 The ``cpu`` terms are checked byte for byte against ``saved_tensors_hooks`` in
