@@ -3,7 +3,7 @@
 The interpreter accepts programs the GPU compiler rejects (and the reverse), so this compiles the exact
 variants the launcher would launch for a 130m-sized bf16 layer (d_inner=1536, d_state=16, l=2048, D, z,
 delta_bias, softplus) through Triton's NVIDIA backend down to a cubin (ptxas ships in the triton wheel).
-Prints one JSON line: kernel, mode, num_warps and the cubin's resource usage (registers, spill stack).
+Also the forward for a one-token prefill. Prints one JSON line: kernel, mode, num_warps and the cubin's resource usage (registers, spill stack).
 """
 
 import json
@@ -55,6 +55,8 @@ def main():
     variants = [(k._chunk_kernel, {**flags, **scan_triton.fwd_meta(DG, BN, chunk), "MODE": m}) for m in (0, 1)]
     variants += [(k._bwd_kernel, {**flags, **scan_triton.bwd_meta(DG, BN, chunk), "MODE": m}) for m in (0, 1)]
     variants += [(k._carry_kernel, {**scan_triton.carry_meta(DG, BN), "REVERSE": r}) for r in (False, True)]
+    # A one-token prefill for generation (l=1: CHUNK=1, wide channel blocks), with return_last_state.
+    variants += [(k._chunk_kernel, {**flags, **scan_triton.fwd_meta(DG, BN, 1), "MODE": m}) for m in (0, 1)]
     rows = []
     for fn, meta in variants:
         c = compile_kernel(fn, meta, target)
