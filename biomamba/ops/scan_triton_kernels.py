@@ -13,6 +13,10 @@ time (log-depth instead of CHUNK dependent steps). Chunks meet through their bou
    (b, n_chunks, d, n): 1/CHUNK of a (b, d, n, l) tensor, the only states that ever reach memory.
 3. ``_chunk_kernel`` MODE 1 rescans each chunk from h_start[c] and writes out.
 
+Rescanning (pass 3) costs a second read of u, Δ, B (cheap next to the exp per state entry) but writes
+the output once; the alternative, storing each chunk's zero-start output and fixing it up afterwards,
+writes and rereads a (b, d, l) fp32 tensor. A single chunk (l ≤ CHUNK) skips passes 1-2.
+
 The backward mirrors it: the adjoint G_t = C_t g_t + exp(Δ_{t+1} A) G_{t+1} is the same linear
 recurrence in reverse (``reverse=True`` scan), so ``_bwd_local_kernel`` finds each chunk's local
 adjoint carry, ``_carry_kernel`` (REVERSE) links them, and ``_bwd_kernel`` recomputes the chunk's
