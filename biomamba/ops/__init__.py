@@ -7,7 +7,7 @@
     tensors under Triton's interpreter (``TRITON_INTERPRET=1``, for tests).
   * ``"reference"`` — the plain sequential loop, differentiated by autograd: :mod:`.scan_reference`.
   * ``"auto"``      — on CUDA tensors ``cuda`` if mamba_ssm's kernel is built, else ``triton`` if triton is
-    installed, else ``fast`` with a loud warning (the PyTorch scan is ~10x slower on a GPU); on CPU ``fast``.
+    installed, else ``fast`` with a loud warning (the PyTorch scan is launch-bound on a GPU); on CPU ``fast``.
 
 :func:`kernel_report` says which scan and conv implementation a run on a device will use (logged at start).
 """
@@ -49,7 +49,7 @@ def _warn_pytorch_scan_on_gpu(why: str) -> None:
         _warned_gpu_fallback = True
         bar = "!" * 100
         print(f"{bar}\n[biomamba] WARNING: this GPU run uses the PyTorch selective scan ({why}); it launches small "
-              f"kernels per time step and trains ~10x slower.\n[biomamba] Install triton (CUDA builds of torch ship "
+              f"kernels per time step (1.4b trained at 1.4 % MFU on an H200 with it, benchmarks/RESULTS.md).\n[biomamba] Install triton (CUDA builds of torch ship "
               f"it) or mamba-ssm's CUDA kernels, and leave model.scan_impl=auto.\n{bar}", file=sys.stderr, flush=True)
 
 
