@@ -122,6 +122,11 @@ class SelectiveScanTriton(torch.autograd.Function):
             raise NotImplementedError("complex A is not supported (Mamba-1 checkpoints use real A)")
         if u.dtype == torch.float64:
             raise ValueError("scan_impl='triton' computes in fp32; float64 inputs need scan_impl=fast or reference")
+        # The kernels index with int32 (faster address math); the largest arrays are (b, d, l) and the
+        # backward's dB/dC partials, (d/32, b, n, l).
+        if max(u.numel(), -(-u.shape[1] // D_PER_BWD_PROGRAM) * u.shape[0] * A.shape[1] * u.shape[2]) >= 2**31:
+            raise ValueError(f"scan_impl='triton' indexes with int32: {tuple(u.shape)} with d_state {A.shape[1]} is "
+                             "too large; use a smaller micro-batch or sequence length")
         k = _kernels()
         # The backward gets the caller's tensors (often transposed views of saved projections: free) and
         # makes its own contiguous copies; saving the copies would add ~3 (b, d, l) tensors per layer.

@@ -117,6 +117,9 @@ def test_bad_inputs_get_one_line_errors(interpreted_triton):
     inp = make_scan_inputs(1, 4, 2, 5, "var", torch.float64)
     with pytest.raises(ValueError, match="float64"):
         selective_scan(**inp, impl="triton")
+    big = torch.empty(2**20, 2**11, 1).expand(2**20, 2**11, 2**10)  # (b, d, l) of 2^41 elements, no memory
+    with pytest.raises(ValueError, match="int32"):
+        scan_triton.selective_scan_triton(big, big, torch.zeros(2**11, 1), big[:, :1], big[:, :1])
     with pytest.raises(ValueError, match="power of two"):
         scan_triton.selective_scan_triton(**make_scan_inputs(1, 4, 2, 5, "var", torch.float32), chunk_size=12)
 
