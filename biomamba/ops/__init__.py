@@ -5,15 +5,24 @@
   * ``"fast"``      — our chunked PyTorch scan with a hand-written backward (CPU or GPU): :mod:`.scan_fast`.
   * ``"reference"`` — the plain sequential loop, differentiated by autograd: :mod:`.scan_reference`.
   * ``"auto"``      — ``cuda`` when available for these tensors, else ``fast``.
+
+The other kernels of a block (residual add + RMSNorm, causal conv1d, the one-token decode updates)
+take ``impl`` from ``MambaConfig.kernel_impl`` (:data:`KERNEL_IMPLS`), resolved by :func:`resolve_kernel_impl`:
+``torch`` (the PyTorch references: :mod:`.norm`, :mod:`.step`), ``triton`` (:mod:`.norm_triton`,
+:mod:`.conv_triton`, :mod:`.step_triton`), ``auto`` = triton on CUDA tensors when triton imports, else torch.
+The softplus of delta, its bias and the SiLU gate by z are not separate kernels on any path: every
+scan implementation applies them inside (``delta_bias``, ``delta_softplus``, ``z``).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
+from ._triton import triton_unavailable_reason
+from .norm import add_rms_norm_ref
 from .scan_fast import selective_scan_fast
 from .scan_reference import selective_scan_reference
+from .step import causal_conv1d_ref, causal_conv1d_update_ref, selective_state_update_ref
 
 # Optional CUDA kernels. mamba_ssm imports its compiled extension (and triton) at
 # module import, so any failure there means "not available" for us.
@@ -73,13 +82,61 @@ def selective_scan(
     return selective_scan_reference(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
 
 
-def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, activation: str | None = "silu"):
-    """Depthwise causal convolution over time: ``x`` (batch, dim, L), ``weight`` (dim, width)."""
-    if _causal_conv1d_fn is not None and x.is_cuda:  # pragma: no cover
+KERNEL_IMPLS = ("auto", "torch", "triton")
+
+
+def resolve_kernel_impl(impl: str, x: torch.Tensor) -> str:
+    """``torch`` or ``triton`` for the norm / conv / decode-step kernels on tensors like ``x``."""
+    if impl not in KERNEL_IMPLS:
+        raise ValueError(f"model.kernel_impl {impl!r} is not one of {KERNEL_IMPLS}")
+    reason = triton_unavailable_reason(x)
+    if impl == "auto":
+        return "triton" if x.is_cuda and reason is None else "torch"
+    if impl == "triton" and reason is not None:
+        raise RuntimeError(f"model.kernel_impl=triton cannot run here: {reason}; use kernel_impl=torch or auto")
+    return impl
+
+
+def add_rms_norm(x, residual, weight, eps: float, residual_in_fp32: bool = False, impl: str = "auto"):
+    """``residual = x (+ residual)``; -> (RMSNorm(residual) in weight's dtype, residual (fp32 if asked))."""
+    if resolve_kernel_impl(impl, x) == "triton":
+        from .norm_triton import add_rms_norm_triton  # lazy: see biomamba.ops._triton
+
+        return add_rms_norm_triton(x, residual, weight, eps, residual_in_fp32)
+    return add_rms_norm_ref(x, residual, weight, eps, residual_in_fp32)
+
+
+def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, activation: str | None = "silu",
+                  impl: str = "auto"):
+    """Depthwise causal convolution over time: ``x`` (batch, dim, L), ``weight`` (dim, width).
+
+    ``auto`` on CUDA prefers the compiled ``causal_conv1d`` package when installed.
+    """
+    if impl == "auto" and _causal_conv1d_fn is not None and x.is_cuda:  # pragma: no cover
         return _causal_conv1d_fn(x, weight, bias, activation=activation)
-    width = weight.shape[-1]
-    y = F.conv1d(x, weight.unsqueeze(1), bias, padding=width - 1, groups=x.shape[1])[..., : x.shape[-1]]
-    return F.silu(y) if activation == "silu" else y
+    if resolve_kernel_impl(impl, x) == "triton":
+        from .conv_triton import causal_conv1d_triton
+
+        return causal_conv1d_triton(x, weight, bias, activation)
+    return causal_conv1d_ref(x, weight, bias, activation)
+
+
+def causal_conv1d_update(conv_state, x, weight, bias=None, activation: str | None = "silu", impl: str = "auto"):
+    """Decode step of :func:`causal_conv1d`: shifts ``conv_state`` (batch, dim, width) in place; -> (batch, dim)."""
+    if resolve_kernel_impl(impl, x) == "triton":
+        from .conv_triton import causal_conv1d_update_triton
+
+        return causal_conv1d_update_triton(conv_state, x, weight, bias, activation)
+    return causal_conv1d_update_ref(conv_state, x, weight, bias, activation)
+
+
+def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False, impl: str = "auto"):
+    """Decode step of the selective scan; ``state`` (batch, dim, n) fp32 updated in place; -> y (batch, dim)."""
+    if resolve_kernel_impl(impl, x) == "triton":
+        from .step_triton import selective_state_update_triton
+
+        return selective_state_update_triton(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+    return selective_state_update_ref(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
 
 
 __all__ = [
@@ -87,6 +144,11 @@ __all__ = [
     "selective_scan_fast",
     "selective_scan_reference",
     "causal_conv1d",
+    "causal_conv1d_update",
+    "selective_state_update",
+    "add_rms_norm",
+    "resolve_kernel_impl",
+    "KERNEL_IMPLS",
     "cuda_kernels_available",
     "resolve_impl",
     "IMPLS",
