@@ -2,20 +2,17 @@
 
 Triton compiles at run time for CUDA tensors; with ``TRITON_INTERPRET=1`` (set before triton is
 imported) the same ``@triton.jit`` kernels run on CPU tensors through Triton's interpreter, which is
-how the kernel tests run in CI. The kernel modules (``*_triton.py``) are imported lazily, on first
-use, so that a test can still set ``TRITON_INTERPRET`` before they are decorated.
+how the kernel tests run in CI. The interpreter must be on before anything imports triton (megatron-core
+and transformers do), so tests/conftest.py sets it first; here triton is only looked up, and the kernel
+modules (``*_triton.py``) are imported lazily, on first use.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import torch
-
-try:  # torch's CUDA builds ship triton; the CPU test environment installs it for the interpreter
-    import triton  # noqa: F401
-except Exception:  # pragma: no cover - depends on the environment
-    triton = None
 
 
 def interpreting() -> bool:
@@ -24,7 +21,7 @@ def interpreting() -> bool:
 
 def triton_unavailable_reason(x: torch.Tensor) -> str | None:
     """None when Triton kernels can run on ``x``, else why not (one line, actionable)."""
-    if triton is None:
+    if importlib.util.find_spec("triton") is None:
         return "triton is not importable (pip install triton, or a CUDA build of torch, which ships it)"
     if x.is_cuda or (x.device.type == "cpu" and interpreting()):
         return None
