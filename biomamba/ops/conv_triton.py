@@ -19,7 +19,12 @@ import triton.language as tl
 
 from ._triton import next_pow2
 
-BLOCK_D, BLOCK_L = 32, 64
+
+
+def _blocks(x: torch.Tensor) -> tuple[int, int]:
+    # (channels, time steps) per program. CUDA: 32 x 64 keeps a tile in registers with many programs in
+    # flight; the CPU interpreter runs programs one by one in Python, so fewer, larger tiles there.
+    return (32, 64) if x.is_cuda else (128, 128)
 
 
 @triton.jit
@@ -103,10 +108,11 @@ class CausalConv1dFn(torch.autograd.Function):
         b, d, l = x.shape
         width = weight.shape[-1]
         y = _channel_last(b, d, l, x)
-        grid = (b, triton.cdiv(d, BLOCK_D), triton.cdiv(l, BLOCK_L))
+        bd, bl = _blocks(x)
+        grid = (b, triton.cdiv(d, bd), triton.cdiv(l, bl))
         if x.numel():
             _fwd[grid](x, weight, bias if bias is not None else weight, y, d, l, *x.stride(), *y.stride(),
-                       *weight.stride(), WIDTH=width, HAS_BIAS=bias is not None, SILU=silu, BD=BLOCK_D, BL=BLOCK_L)
+                       *weight.stride(), WIDTH=width, HAS_BIAS=bias is not None, SILU=silu, BD=bd, BL=bl)
         ctx.save_for_backward(x, weight, bias)
         ctx.silu = silu
         return y
@@ -116,15 +122,16 @@ class CausalConv1dFn(torch.autograd.Function):
         x, weight, bias = ctx.saved_tensors
         b, d, l = x.shape
         width = weight.shape[-1]
-        nlb = triton.cdiv(l, BLOCK_L)
+        bd, bl = _blocks(x)
+        nlb = triton.cdiv(l, bl)
         dx = _channel_last(b, d, l, x)
         dw = torch.empty(b * nlb, d, width, device=x.device, dtype=torch.float32)
         db = torch.empty(b * nlb, d, device=x.device, dtype=torch.float32) if bias is not None else dw
         if x.numel():
-            _bwd[(b, triton.cdiv(d, BLOCK_D), nlb)](
+            _bwd[(b, triton.cdiv(d, bd), nlb)](
                 x, weight, bias if bias is not None else weight, dy, dx, dw, db, d, l, nlb, *x.stride(), *dy.stride(),
                 *dx.stride(), *weight.stride(), WIDTH=width, WP2=next_pow2(width), HAS_BIAS=bias is not None,
-                SILU=ctx.silu, BD=BLOCK_D, BL=BLOCK_L)
+                SILU=ctx.silu, BD=bd, BL=bl)
         dbias = db.sum(0).to(bias.dtype) if bias is not None else None
         return dx, dw.sum(0).to(weight.dtype), dbias, None
 

@@ -73,13 +73,18 @@ CONV_CASES = [
     (1, 8, 130, 2, True, "silu", False, F32),
     (3, 36, 65, 4, True, "silu", True, F32),
     (2, 34, 67, 4, True, "silu", True, BF16),
+    (1, 150, 20, 4, True, "silu", True, F32),  # several channel blocks
 ]
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_causal_conv1d_matches_reference(case):
+@pytest.mark.parametrize("blocks", [None, (32, 64)])  # the interpreter's tiles, and the CUDA ones
+def test_causal_conv1d_matches_reference(case, blocks, monkeypatch):
+    from biomamba.ops import conv_triton
     from biomamba.ops.conv_triton import causal_conv1d_triton
 
+    if blocks is not None:
+        monkeypatch.setattr(conv_triton, "_blocks", lambda x: blocks)
     b, d, l, w, bias, act, cl, dt = case
     g = torch.Generator().manual_seed(1)
     x = torch.randn(b, l, 2 * d, generator=g)[..., :d].transpose(1, 2) if cl else torch.randn(b, d, l, generator=g)
