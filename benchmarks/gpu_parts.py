@@ -157,18 +157,20 @@ def model_cfg(scale: str, smoke: bool, **kw):
     return load_config(MambaConfig, ROOT / "configs" / "model" / f"{name}.yaml", over)
 
 
-def engine_run(cfg, micro_batch: int, seq: int, steps: int, precision: str, port: int) -> dict:
+def engine_run(cfg, micro_batch: int, seq: int, steps: int, precision: str) -> dict:
     """launcher/train.py, DeepSpeed ZeRO-1, 1 process; best tokens/s after the first two (compiling) steps."""
+    from tests.train.launch import free_port
+
     over = [f"model.{k}={json.dumps(v)}" for k, v in cfg.to_dict().items()]
     with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", f"--master_port={port}",
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", f"--master_port={free_port()}",
                str(ROOT / "launcher" / "train.py"), "--config", str(ROOT / "configs/pretrain/tiny_synthetic.yaml"),
                *over, f"run_dir={d}/run", f"max_steps={steps}", "log_every=1", f"data.seq_len={seq}",
                f"data.micro_batch_size={micro_batch}", f"parallel.precision={precision}", "parallel.zero_stage=1",
                "eval.every_steps=0", "eval.at_end=false", "checkpoint.every_steps=1000000", "schedule.warmup_steps=1",
                "wandb.enabled=false"]
         t = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
                               env={**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(ROOT)})
         wall = time.perf_counter() - t
         if proc.returncode != 0:
