@@ -71,6 +71,10 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
     return t if t.stride(-1) == 1 else t.contiguous()
 
 
+def _warps(n: int) -> int:
+    return min(max(next_pow2(n) // 256, 1), 8)  # a row of up to 2048 fp32 in registers per 8 warps
+
+
 def _programs(x: torch.Tensor, rows: int) -> int:
     n = torch.cuda.get_device_properties(x.device).multi_processor_count * 4 if x.is_cuda else 4
     return max(1, min(rows, n))
@@ -90,7 +94,8 @@ class AddRMSNormFn(torch.autograd.Function):
         rstd = torch.empty(m, device=x.device, dtype=torch.float32)
         if m:
             _fwd[(m,)](x2, r2, weight, y, ro, rstd, x2.stride(0), r2.stride(0), y.stride(0), ro.stride(0), n, eps,
-                       HAS_R=residual is not None, SUM_DT=_TL[sum_dtype], W_DT=_TL[weight.dtype], BLOCK=next_pow2(n))
+                       HAS_R=residual is not None, SUM_DT=_TL[sum_dtype], W_DT=_TL[weight.dtype], BLOCK=next_pow2(n),
+                       num_warps=_warps(n))
         ctx.save_for_backward(ro, weight, rstd)
         ctx.x_dtype = x.dtype
         ctx.r_dtype = None if residual is None else residual.dtype
@@ -110,7 +115,8 @@ class AddRMSNormFn(torch.autograd.Function):
         if m:
             _bwd[(progs,)](dy2, dro2, ro, weight, rstd, dx, dr, dw, dy2.stride(0), dro2.stride(0), ro.stride(0),
                            dx.stride(0), dr.stride(0), m, n, triton.cdiv(m, progs), HAS_DRO=dro is not None,
-                           HAS_R=ctx.r_dtype is not None, W_DT=_TL[weight.dtype], BLOCK=next_pow2(n))
+                           HAS_R=ctx.r_dtype is not None, W_DT=_TL[weight.dtype], BLOCK=next_pow2(n),
+                           num_warps=_warps(n))
         dres = dr.view(ctx.shape) if ctx.r_dtype is not None else None
         return dx.view(ctx.shape), dres, dw.sum(0).to(weight.dtype), None, None
 
