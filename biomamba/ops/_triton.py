@@ -9,10 +9,16 @@ modules (``*_triton.py``) are imported lazily, on first use.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 
 import torch
+
+
+@functools.lru_cache(maxsize=None)
+def triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None  # cached: this runs on every decode step
 
 
 def interpreting() -> bool:
@@ -21,7 +27,7 @@ def interpreting() -> bool:
 
 def triton_unavailable_reason(x: torch.Tensor) -> str | None:
     """None when Triton kernels can run on ``x``, else why not (one line, actionable)."""
-    if importlib.util.find_spec("triton") is None:
+    if not triton_installed():
         return "triton is not importable (pip install triton, or a CUDA build of torch, which ships it)"
     if x.is_cuda or (x.device.type == "cpu" and interpreting()):
         return None
