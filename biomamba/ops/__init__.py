@@ -89,12 +89,14 @@ def resolve_kernel_impl(impl: str, x: torch.Tensor) -> str:
     """``torch`` or ``triton`` for the norm / conv / decode-step kernels on tensors like ``x``."""
     if impl not in KERNEL_IMPLS:
         raise ValueError(f"model.kernel_impl {impl!r} is not one of {KERNEL_IMPLS}")
+    if impl == "torch" or (impl == "auto" and not x.is_cuda):
+        return "torch"
     reason = triton_unavailable_reason(x)
     if impl == "auto":
-        return "triton" if x.is_cuda and reason is None else "torch"
-    if impl == "triton" and reason is not None:
+        return "torch" if reason else "triton"
+    if reason:
         raise RuntimeError(f"model.kernel_impl=triton cannot run here: {reason}; use kernel_impl=torch or auto")
-    return impl
+    return "triton"
 
 
 def add_rms_norm(x, residual, weight, eps: float, residual_in_fp32: bool = False, impl: str = "auto"):

@@ -29,9 +29,18 @@ def triton_unavailable_reason(x: torch.Tensor) -> str | None:
     """None when Triton kernels can run on ``x``, else why not (one line, actionable)."""
     if not triton_installed():
         return "triton is not importable (pip install triton, or a CUDA build of torch, which ships it)"
-    if x.is_cuda or (x.device.type == "cpu" and interpreting()):
+    if x.is_cuda:
         return None
-    return f"Triton kernels need CUDA tensors (got {x.device.type}; on CPU only with TRITON_INTERPRET=1 set before import)"
+    if x.device.type != "cpu" or not interpreting():
+        return f"Triton kernels need CUDA tensors (got {x.device.type}; on CPU only with TRITON_INTERPRET=1 set before import)"
+    import triton.language as tl
+
+    # triton's own @jit helpers (tl.sum, tl.sigmoid, ...) are bound to the interpreter when triton is imported;
+    # imported earlier (megatron-core and mamba-ssm import it), they fail inside interpreted kernels.
+    if type(tl.sum).__name__ != "InterpretedFunction":
+        return ("triton was imported before TRITON_INTERPRET=1 was set, so its kernels cannot run on CPU tensors; "
+                "set TRITON_INTERPRET=1 before starting Python (tests/conftest.py does)")
+    return None
 
 
 def next_pow2(n: int) -> int:

@@ -8,6 +8,8 @@ interpreter on CPU.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -147,3 +149,15 @@ def test_kernel_impl_resolution(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     with pytest.raises(RuntimeError, match="kernel_impl=triton cannot run here: .*TRITON_INTERPRET=1"):
         resolve_kernel_impl("triton", cpu)
+
+
+def test_triton_imported_before_the_interpreter_is_a_clear_error():
+    import subprocess
+    import sys
+
+    code = ("import os, torch, triton.language; os.environ['TRITON_INTERPRET'] = '1'\n"
+            "from biomamba.ops import resolve_kernel_impl\n"
+            "try:\n    resolve_kernel_impl('triton', torch.zeros(1))\nexcept RuntimeError as e:\n    print(e)")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300).stdout
+    assert "triton was imported before TRITON_INTERPRET=1 was set" in out and "kernel_impl=torch" in out
