@@ -14,12 +14,14 @@ Phases (each timed, its failure recorded without losing the others, DIR/gpu_resu
 5. profile: one 1.4b training step under torch.profiler (top kernels), peak vs ``predicted_peak_bytes``;
    then 130m with the PyTorch scan and kernels, the baseline of the speedup (same steps and warm-up).
 6. decode: generate() tokens/s with the PyTorch vs the fused Triton decode step (130m, batch 1).
-Ends with the BENCH lines and writes the gpu_check section of RESULTS.md (--smoke: DIR/RESULTS.md).
+Ends with the BENCH lines and writes the gpu_check section of RESULTS.md (--smoke: DIR/RESULTS.md), and a
+copy of the updated RESULTS.md to DIR (the folder that comes back from a lent machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -79,6 +81,9 @@ def main() -> None:
         except Exception as exc:  # keep going: one failure must not lose the other numbers
             res[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
         res[name + "_seconds"] = time.perf_counter() - t
+        gc.collect()
+        if dev.type == "cuda":  # give this process's cached blocks back before an engine subprocess starts
+            torch.cuda.empty_cache()
         log(f"{name}: done in {res[name + '_seconds']:.0f} s: {json.dumps(res[name])[:600]}")
         atomic_write_json(out / "gpu_results.json", res)
 
@@ -128,8 +133,14 @@ def main() -> None:
     phase("decode_130m", 30, lambda: gp.decode_bench(gp.model_cfg("130m", smoke, **fast_cfg),
                                                       gp.model_cfg("130m", smoke, kernel_impl="triton"),
                                                       dev, 8 if smoke else 128))
-    report(res, bw, smoke, Path(args.results) if args.results else (out / "RESULTS.md" if smoke else None))
+    from benchmarks.common import RESULTS
+    from biomamba.io import atomic_write_text
+
+    results = Path(args.results) if args.results else (out / "RESULTS.md" if smoke else RESULTS)
+    report(res, bw, smoke, results)
     atomic_write_json(out / "gpu_results.json", res)
+    if results.resolve() != (out / "RESULTS.md").resolve():  # DIR is what comes back from a lent machine
+        atomic_write_text(out / "RESULTS.md", results.read_text())
 
 
 def _get(d: dict, *keys, default=float("nan")):
