@@ -49,17 +49,18 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024**2)
 
 
-def record_results(section: str, body: str) -> None:
-    """Replace (or append) the ``section`` block of benchmarks/RESULTS.md.
+def record_results(section: str, body: str, path: Path | None = None) -> None:
+    """Replace (or append) the ``section`` block of benchmarks/RESULTS.md (or of ``path``).
 
     Each benchmark owns one block delimited by HTML comments, so several
     benchmarks can update the file without clobbering each other.
     """
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     block = f"<!-- {section}:start -->\n## {section}\n\n_{stamp} — {machine()}_\n\n{body.strip()}\n<!-- {section}:end -->"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in `benchmarks/`; each section is replaced when its benchmark reruns.\n"
+    path = path or RESULTS
+    text = path.read_text() if path.exists() else "# Benchmark results\n\nWritten by the scripts in `benchmarks/`; each section is replaced when its benchmark reruns.\n"
     pattern = re.compile(rf"<!-- {re.escape(section)}:start -->.*?<!-- {re.escape(section)}:end -->", re.S)
     text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
+    from biomamba.io import atomic_write_text
+
+    atomic_write_text(path, text)

@@ -11,6 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Triton kernels (biomamba.ops.*_triton) run on CPU tensors through Triton's interpreter, which must be
+# switched on before anything imports triton (megatron-core and transformers do), so here, first.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"

@@ -41,7 +41,7 @@ VOCAB_PARAMS = ("backbone.embedding.weight", "lm_head.weight")
 # Taken from our config, not the pretrained one: padding and how to compute (the shapes do not
 # depend on them), and how new rows are initialized (HF configs often carry initializer_range=0.1,
 # transformers' default, where mamba_ssm initializes embeddings with 0.02).
-OURS = ("pad_vocab_size_multiple", "scan_impl", "scan_chunk_size", "initializer_range", "rescale_prenorm_residual",
+OURS = ("pad_vocab_size_multiple", "scan_impl", "kernel_impl", "scan_chunk_size", "initializer_range", "rescale_prenorm_residual",
         "n_residuals_per_layer")
 
 

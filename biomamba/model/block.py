@@ -1,10 +1,12 @@
-"""Pre-norm residual block around a Mamba mixer (mamba_ssm's ``Block`` without the fused kernel)."""
+"""Pre-norm residual block around a Mamba mixer (mamba_ssm's ``Block``; the add + norm is :func:`biomamba.ops.add_rms_norm`)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from biomamba.ops import add_rms_norm
 
 from .config import MambaConfig
 from .mixer import LayerCache, MambaMixer
@@ -35,15 +37,14 @@ class MambaBlock(nn.Module):
     def __init__(self, config: MambaConfig, layer_idx: int, device=None, dtype=None):
         super().__init__()
         self.residual_in_fp32 = config.residual_in_fp32
+        self.kernel_impl = config.kernel_impl
         self.norm = RMSNorm(config.d_model, config.norm_epsilon, device=device, dtype=dtype)
         self.mixer = MambaMixer(config, layer_idx, device=device, dtype=dtype)
 
     def _pre(self, hidden_states, residual):
-        residual = hidden_states if residual is None else hidden_states + residual
-        hidden_states = self.norm(residual.to(self.norm.weight.dtype))
-        if self.residual_in_fp32:
-            residual = residual.float()
-        return hidden_states, residual
+        # mamba_ssm's fused_add_norm (prenorm): one kernel with kernel_impl=triton (biomamba.ops.add_rms_norm)
+        return add_rms_norm(hidden_states, residual, self.norm.weight, self.norm.eps, self.residual_in_fp32,
+                            impl=self.kernel_impl)
 
     def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor | None = None, cache: LayerCache | None = None):
         hidden_states, residual = self._pre(hidden_states, residual)

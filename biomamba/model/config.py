@@ -55,6 +55,8 @@ class MambaConfig(Config):
     n_residuals_per_layer: int = 1
     # Which selective-scan implementation the mixer calls (see biomamba.ops).
     scan_impl: Literal["auto", "fast", "reference", "cuda", "triton"] = "auto"
+    # Norm / conv / decode-step kernels: torch references or Triton (see biomamba.ops.KERNEL_IMPLS).
+    kernel_impl: Literal["auto", "torch", "triton"] = "auto"
     # Time steps per chunk of the fast PyTorch scan and of the Triton scan (a power of two there):
     # one fp32 state per chunk is saved for the backward (memory/speed trade-off).
     scan_chunk_size: int = 128

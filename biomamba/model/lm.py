@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
+from biomamba.ops import add_rms_norm
+
 from .block import MambaBlock, RMSNorm
 from .config import MambaConfig
 from .mixer import LayerCache
@@ -29,6 +31,7 @@ class MambaBackbone(nn.Module):
         self.layers = nn.ModuleList(MambaBlock(config, i, device=device, dtype=dtype) for i in range(config.n_layer))
         self.norm_f = RMSNorm(config.d_model, config.norm_epsilon, device=device, dtype=dtype)
         self.residual_in_fp32 = config.residual_in_fp32
+        self.kernel_impl = config.kernel_impl
         # Set by the training engine (activation checkpointing per block); a model concern, not a distributed one.
         self.gradient_checkpointing = False
 
@@ -48,8 +51,7 @@ class MambaBackbone(nn.Module):
         return self._final(hidden, residual)
 
     def _final(self, hidden, residual):
-        residual = hidden + residual if residual is not None else hidden
-        return self.norm_f(residual.to(self.norm_f.weight.dtype))
+        return add_rms_norm(hidden, residual, self.norm_f.weight, self.norm_f.eps, impl=self.kernel_impl)[0]
 
 
 class MambaLM(nn.Module):

@@ -9,7 +9,14 @@
   * ``"auto"``      — on CUDA tensors ``cuda`` if mamba_ssm's kernel is built, else ``triton`` if triton is
     installed, else ``fast`` with a loud warning (the PyTorch scan is launch-bound on a GPU); on CPU ``fast``.
 
-:func:`kernel_report` says which scan and conv implementation a run on a device will use (logged at start).
+The other kernels of a block (residual add + RMSNorm, causal conv1d, the one-token decode updates)
+take ``impl`` from ``MambaConfig.kernel_impl`` (:data:`KERNEL_IMPLS`), resolved by :func:`resolve_kernel_impl`:
+``torch`` (the PyTorch references: :mod:`.norm`, :mod:`.step`), ``triton`` (:mod:`.norm_triton`,
+:mod:`.conv_triton`, :mod:`.step_triton`), ``auto`` = triton on CUDA tensors when triton imports, else torch.
+The softplus of delta, its bias and the SiLU gate by z are not separate kernels on any path: every
+scan implementation applies them inside (``delta_bias``, ``delta_softplus``, ``z``).
+
+:func:`kernel_report` says which scan, conv and norm implementation a run on a device will use (logged at start).
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from __future__ import annotations
 import sys
 
 import torch
-import torch.nn.functional as F
 
+from ._triton import triton_unavailable_reason as kernels_triton_unavailable_reason
+from .norm import add_rms_norm_ref
 from .scan_fast import selective_scan_fast
 from .scan_reference import selective_scan_reference
-from .scan_triton import selective_scan_triton, triton_unavailable_reason
+from .scan_triton import selective_scan_triton, triton_unavailable_reason as scan_triton_unavailable_reason
+from .step import causal_conv1d_ref, causal_conv1d_update_ref, selective_state_update_ref
 
 # Optional CUDA kernels. mamba_ssm imports its compiled extension (and triton) at
 # module import, so any failure there means "not available" for us.
@@ -61,13 +70,13 @@ def resolve_impl(impl: str, u: torch.Tensor) -> str:
             return "fast"
         if _mamba_selective_scan_fn is not None:
             return "cuda"
-        reason = triton_unavailable_reason(u)
+        reason = scan_triton_unavailable_reason(u)
         if reason is None:
             return "triton"
         _warn_pytorch_scan_on_gpu(f"scan_impl=auto fell back to fast: {reason}")
         return "fast"
     if impl == "triton":
-        reason = triton_unavailable_reason(u)
+        reason = scan_triton_unavailable_reason(u)
         if reason:
             raise RuntimeError(reason)
         return impl
@@ -107,13 +116,33 @@ def selective_scan(
     return selective_scan_reference(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
 
 
-def resolve_conv_impl(x: torch.Tensor) -> str:
-    """``causal_conv1d`` (the compiled package) on CUDA tensors when installed, else ``torch`` (F.conv1d)."""
-    return "causal_conv1d" if (_causal_conv1d_fn is not None and x.is_cuda) else "torch"
+KERNEL_IMPLS = ("auto", "torch", "triton")
 
 
-def kernel_report(scan_impl: str, device: torch.device | str) -> dict:
-    """The scan and conv implementations a model with ``scan_impl`` runs on ``device``: logged once at start.
+def resolve_kernel_impl(impl: str, x: torch.Tensor) -> str:
+    """``torch`` or ``triton`` for the norm / conv / decode-step kernels on tensors like ``x``."""
+    if impl not in KERNEL_IMPLS:
+        raise ValueError(f"model.kernel_impl {impl!r} is not one of {KERNEL_IMPLS}")
+    if impl == "torch" or (impl == "auto" and not x.is_cuda):
+        return "torch"
+    reason = kernels_triton_unavailable_reason(x)
+    if impl == "auto":
+        return "torch" if reason else "triton"
+    if reason:
+        raise RuntimeError(f"model.kernel_impl=triton cannot run here: {reason}; use kernel_impl=torch or auto")
+    return "triton"
+
+
+def resolve_conv_impl(x: torch.Tensor, kernel_impl: str = "auto") -> str:
+    """``causal_conv1d`` (the compiled package, preferred by ``auto`` on CUDA when installed), else ``triton``
+    or ``torch`` (F.conv1d) by :func:`resolve_kernel_impl`."""
+    if kernel_impl == "auto" and _causal_conv1d_fn is not None and x.is_cuda:
+        return "causal_conv1d"
+    return resolve_kernel_impl(kernel_impl, x)
+
+
+def kernel_report(scan_impl: str, device: torch.device | str, kernel_impl: str = "auto") -> dict:
+    """The scan, conv and norm implementations a model runs on ``device``: logged once at start.
 
     A GPU run on the PyTorch scan prints a loud warning; a forced impl that cannot run raises its one-line error.
     """
@@ -121,16 +150,50 @@ def kernel_report(scan_impl: str, device: torch.device | str) -> dict:
     scan = resolve_impl(scan_impl, probe)
     if probe.is_cuda and scan in ("fast", "reference"):
         _warn_pytorch_scan_on_gpu(f"model.scan_impl={scan_impl}")
-    return {"scan": scan, "conv": resolve_conv_impl(probe)}
+    return {"scan": scan, "conv": resolve_conv_impl(probe, kernel_impl), "norm": resolve_kernel_impl(kernel_impl, probe)}
 
 
-def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, activation: str | None = "silu"):
-    """Depthwise causal convolution over time: ``x`` (batch, dim, L), ``weight`` (dim, width)."""
-    if resolve_conv_impl(x) == "causal_conv1d":  # pragma: no cover
+def add_rms_norm(x, residual, weight, eps: float, residual_in_fp32: bool = False, impl: str = "auto"):
+    """``residual = x (+ residual)``; -> (RMSNorm(residual) in weight's dtype, residual (fp32 if asked))."""
+    if resolve_kernel_impl(impl, x) == "triton":
+        from .norm_triton import add_rms_norm_triton  # lazy: see biomamba.ops._triton
+
+        return add_rms_norm_triton(x, residual, weight, eps, residual_in_fp32)
+    return add_rms_norm_ref(x, residual, weight, eps, residual_in_fp32)
+
+
+def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, activation: str | None = "silu",
+                  impl: str = "auto"):
+    """Depthwise causal convolution over time: ``x`` (batch, dim, L), ``weight`` (dim, width).
+
+    ``auto`` on CUDA prefers the compiled ``causal_conv1d`` package when installed.
+    """
+    which = resolve_conv_impl(x, impl)
+    if which == "causal_conv1d":  # pragma: no cover
         return _causal_conv1d_fn(x, weight, bias, activation=activation)
-    width = weight.shape[-1]
-    y = F.conv1d(x, weight.unsqueeze(1), bias, padding=width - 1, groups=x.shape[1])[..., : x.shape[-1]]
-    return F.silu(y) if activation == "silu" else y
+    if which == "triton":
+        from .conv_triton import causal_conv1d_triton
+
+        return causal_conv1d_triton(x, weight, bias, activation)
+    return causal_conv1d_ref(x, weight, bias, activation)
+
+
+def causal_conv1d_update(conv_state, x, weight, bias=None, activation: str | None = "silu", impl: str = "auto"):
+    """Decode step of :func:`causal_conv1d`: shifts ``conv_state`` (batch, dim, width) in place; -> (batch, dim)."""
+    if resolve_kernel_impl(impl, x) == "triton":
+        from .conv_triton import causal_conv1d_update_triton
+
+        return causal_conv1d_update_triton(conv_state, x, weight, bias, activation)
+    return causal_conv1d_update_ref(conv_state, x, weight, bias, activation)
+
+
+def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False, impl: str = "auto"):
+    """Decode step of the selective scan; ``state`` (batch, dim, n) fp32 updated in place; -> y (batch, dim)."""
+    if resolve_kernel_impl(impl, x) == "triton":
+        from .step_triton import selective_state_update_triton
+
+        return selective_state_update_triton(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+    return selective_state_update_ref(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
 
 
 __all__ = [
@@ -141,6 +204,11 @@ __all__ = [
     "causal_conv1d",
     "kernel_report",
     "resolve_conv_impl",
+    "causal_conv1d_update",
+    "selective_state_update",
+    "add_rms_norm",
+    "resolve_kernel_impl",
+    "KERNEL_IMPLS",
     "cuda_kernels_available",
     "resolve_impl",
     "IMPLS",

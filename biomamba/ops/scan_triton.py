@@ -13,12 +13,13 @@ bf16 tensor). No (batch, d, n, l) tensor in either direction.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import os
 
 import torch
+
+from ._triton import triton_installed
 
 # Time steps per program: the saved states are 1/CHUNK of all states (the same as the fast scan's
 # chunk-start states at equal chunk size, which is what the planner counts); a power of two.
@@ -28,9 +29,8 @@ TILE_BWD = 2048  # ... and backward, which holds ~3x more live tiles (h, G, dA, 
 D_PER_BWD_PROGRAM = 32  # channels one backward program sums its dB/dC partial over
 
 
-@functools.cache
 def _triton_installed() -> bool:
-    return importlib.util.find_spec("triton") is not None
+    return triton_installed()  # the one lookup, shared with the other kernels (biomamba.ops._triton)
 
 
 def triton_unavailable_reason(u: torch.Tensor) -> str | None:

@@ -67,7 +67,7 @@ def write_run_files(cfg: TrainConfig, rt: Runtime) -> dict:
     run_dir = Path(cfg.run_dir)
     versions = package_versions(("biomamba", "torch", "deepspeed", "megatron-core", "webdataset", "numpy", "wandb"))
     versions["git_commit"] = _git_commit()
-    versions["kernels"] = kernel_report(cfg.model.scan_impl, rt.device)  # which scan/conv really runs
+    versions["kernels"] = kernel_report(cfg.model.scan_impl, rt.device, cfg.model.kernel_impl)  # which scan/conv really runs
     if rt.is_main:
         print(f"[biomamba] kernels: scan={versions['kernels']['scan']} conv={versions['kernels']['conv']}", flush=True)
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -85,8 +85,8 @@ def test_dispatch_and_errors(interpreted_triton, monkeypatch, capsys):
     u = torch.zeros(1, 2, 3)
     assert resolve_impl("auto", u) == "fast"  # CPU stays on the PyTorch scan
     assert resolve_impl("triton", u) == "triton"  # CPU tensors: only under the interpreter
-    assert kernel_report("auto", "cpu") == {"scan": "fast", "conv": "torch"}
-    assert kernel_report("triton", "cpu") == {"scan": "triton", "conv": "torch"}
+    assert kernel_report("auto", "cpu") == {"scan": "fast", "conv": "torch", "norm": "torch"}
+    assert kernel_report("triton", "cpu") == {"scan": "triton", "conv": "torch", "norm": "torch"}
     with pytest.raises(ValueError, match="not one of"):
         resolve_impl("tritonn", u)
     monkeypatch.delenv("TRITON_INTERPRET")
