@@ -39,7 +39,8 @@ def test_figures_match_to_their_shown_precision():
 
 def test_targets_sources_and_new_sections():
     wrong_target = HEAD + PREP.format("2.7×").replace("≥ 2×", "≥ 3×")
-    assert "does not state prep_extract_speedup_vs_pubmed_parser's target '≥ 2'" in check(wrong_target, RESULTS_TEXT)[0]
+    message = "does not state prep_extract_speedup_vs_pubmed_parser's target '≥ 2'"
+    assert message in check(wrong_target, RESULTS_TEXT)[0]
     assert "has no section 'bench_gpu'" in check(HEAD + "| gpu | 1× | – | `bench_gpu` |\n", RESULTS_TEXT)[0]
     assert "no BENCH line for 'nope'" in check(HEAD + "| x | 2.7× | – | `bench_prep: nope` |\n", RESULTS_TEXT)[0]
     assert "no source cell" in check(HEAD.replace(" source |", "").replace("---|---|---|---|", "---|---|---|")
