@@ -73,17 +73,31 @@ def run_hf(model: str, scale: str, seq: int, mb: int, steps: int, warmup: int) -
         return json.loads(line)["tokens_per_s"]
 
 
+def record(rows: list[str], lines: list[str]) -> None:
+    record_results(
+        "bench_train",
+        "2 processes (gloo), fp32, synthetic tokens, all with `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11`. "
+        "Engine only = HF `Trainer` driving our `MambaLM` (same model and scan as ours: the engine's share); "
+        "whole system = HF `Trainer` + `MambaForCausalLM` (engine and scan both differ). Each run: the same "
+        "steps and untimed warm-up steps. `python benchmarks/bench_train.py [--scales tiny 130m]`\n\n"
+        "| scale | seq | global batch | BioMamba engine tok/s | HF Trainer + our MambaLM tok/s | engine only "
+        "| HF Trainer + MambaForCausalLM tok/s | whole system |\n|---|---|---|---|---|---|---|---|\n"
+        + "\n".join(rows) + "\n\n```\n" + "\n".join(lines) + "\n```",
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--scales", nargs="+", choices=["tiny", "130m"], default=["tiny", "130m"])
     args = p.parse_args()
     # (scale, seq, micro-batch, steps, untimed warm-up steps), the same for all three runs of a case.
-    cases = [("tiny", 256, 4, 4, 1)] if args.quick else [("tiny", 512, 4, 4, 1), ("130m", 128, 2, 3, 1)]
+    full = {"tiny": ("tiny", 512, 4, 4, 1), "130m": ("130m", 128, 2, 3, 1)}
+    cases = [("tiny", 256, 4, 4, 1)] if args.quick else [full[s] for s in args.scales]
     rows, lines = [], []
     for scale, seq, mb, steps, warmup in cases:
         ours = run_ours(scale, seq, mb, steps, warmup)
         print(f"{scale} seq {seq} global batch {2 * mb}: BioMamba engine {ours:,.0f} tok/s", flush=True)
-        # Every run: the same steps and the same untimed warm-up steps; tokens/s over the timed ones.
         engine = run_hf("ours", scale, seq, mb, steps, warmup)
         print(f"{scale} seq {seq} global batch {2 * mb}: HF Trainer + our MambaLM {engine:,.0f} tok/s", flush=True)
         whole = run_hf("hf", scale, seq, mb, steps, warmup)
@@ -92,18 +106,8 @@ def main() -> None:
                     f"| {whole:,.1f} | {ours / whole:.1f}x |")
         lines.append(bench_line(f"train_engine_speedup_vs_hf_trainer_same_model_{scale}_{seq}", ours / engine, ">=", 1))
         lines.append(bench_line(f"train_speedup_vs_hf_trainer_{scale}_{seq}", ours / whole, ">=", 3))
-    if not args.quick:
-        record_results(
-            "bench_train",
-            "2 processes (gloo), fp32, synthetic tokens, all with `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11`. "
-            "Engine only = HF `Trainer` driving our `MambaLM` (same model and scan as ours: the engine's share); "
-            "whole system = HF `Trainer` + `MambaForCausalLM` (engine and scan both differ). "
-            "`python benchmarks/bench_train.py`\n\n"
-            "| scale | seq | global batch | BioMamba engine tok/s | HF Trainer + our MambaLM tok/s | engine only "
-            "| HF Trainer + MambaForCausalLM tok/s | whole system |\n|---|---|---|---|---|---|---|---|\n"
-            + "\n".join(rows) + "\n\n```\n" + "\n".join(lines) + "\n```",
-        )
-
+        if not args.quick:
+            record(rows, lines)  # after every case, so a long run that is stopped keeps what it measured
 
 if __name__ == "__main__":
     main()
