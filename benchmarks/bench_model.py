@@ -118,6 +118,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
     p.add_argument("--repeats", type=int, default=3, help="timed iterations per measurement, every implementation")
+    p.add_argument("--big", choices=["130m", "tiny"], default="130m",
+                   help="scale of the second comparison, the memory run and generate (tiny: for a loaded machine)")
     args = p.parse_args()
     q, n = args.quick, args.repeats
     rows, lines = [], []
@@ -127,7 +129,7 @@ def main() -> None:
     t_r = run("ours", "reference", "tiny", tiny_seq, iters=n)
     t_h = run("hf", "fast", "tiny", tiny_seq, iters=n)
     rows += [t_f, t_r, t_h]
-    big = "tiny" if q else "130m"
+    big = "tiny" if q else args.big
     b_f = run("ours", "fast", big, 64 if q else 256, iters=n)
     b_r = run("ours", "reference", big, 64 if q else 256, iters=n)
     b_h = run("hf", "fast", big, 64 if q else 256, iters=n)
@@ -156,7 +158,7 @@ def main() -> None:
     if not q:
         setup = (f"Batch 1, fp32, CPU, all runs with `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11`; every "
                  f"implementation {WARMUP} warm-up + {n} timed iterations, median reported. "
-                 f"`python benchmarks/bench_model.py --repeats {n}`.")
+                 f"`python benchmarks/bench_model.py --repeats {n} --big {big}`.")
         record_results("bench_model", setup + "\n\n" + "\n".join(table)
                        + "\n\n```\n" + "\n".join(lines) + "\n```")
 
