@@ -39,6 +39,8 @@ def _worker(args) -> dict:
     from biomamba.convert.hf import hf_config_from_ours, hf_state_dict_from_ours
     from biomamba.model import MambaConfig, MambaLM
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = load_config(MambaConfig, ROOT / "configs" / "model" / f"{args.scale}.yaml", [f"scan_impl={args.scan}"])
     ours = MambaLM(cfg).init_weights(0)
@@ -91,10 +93,13 @@ def _worker(args) -> dict:
 WARMUP = 1  # untimed iterations before the timed ones, the same for every implementation
 
 
+THREADS = [0]  # torch threads in every worker (0: torch's default), set once from --threads
+
+
 def run(impl, scan, scale, seq, *, iters, mode="train", warmup=WARMUP, batch=1, new_tokens=64) -> dict:
     cmd = [sys.executable, __file__, "--worker", "--impl", impl, "--scan", scan, "--scale", scale, "--seq", str(seq),
            "--mode", mode, "--iters", str(iters), "--warmup", str(warmup), "--batch", str(batch),
-           "--new-tokens", str(new_tokens)]
+           "--new-tokens", str(new_tokens), "--threads", str(THREADS[0])]
     t = time.perf_counter()
     # Same glibc settings for every implementation (see bench_train.py): keep freed memory instead of
     # page-faulting fresh buffers on every large allocation.
@@ -120,8 +125,11 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="timed iterations per measurement, every implementation")
     p.add_argument("--big", choices=["130m", "tiny"], default="130m",
                    help="scale of the second comparison, the memory run and generate (tiny: for a loaded machine)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads, the same for every implementation "
+                   "(default: torch's own; 1 keeps a shared machine's load from stalling OpenMP barriers)")
     args = p.parse_args()
     q, n = args.quick, args.repeats
+    THREADS[0] = args.threads
     rows, lines = [], []
     print(f"forward+backward, batch 1 ({WARMUP} warm-up + median of {n} timed iterations each):")
     tiny_seq = 128 if q else 512
@@ -157,8 +165,9 @@ def main() -> None:
                      f"{r['seconds']:.2f} | {r['peak_rss_gb']:.2f} |")
     if not q:
         setup = (f"Batch 1, fp32, CPU, all runs with `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11`; every "
-                 f"implementation {WARMUP} warm-up + {n} timed iterations, median reported. "
-                 f"`python benchmarks/bench_model.py --repeats {n} --big {big}`.")
+                 f"implementation {WARMUP} warm-up + {n} timed iterations, median reported, "
+                 f"{args.threads or 'default'} torch threads. "
+                 f"`python benchmarks/bench_model.py --repeats {n} --big {big} --threads {args.threads}`.")
         record_results("bench_model", setup + "\n\n" + "\n".join(table)
                        + "\n\n```\n" + "\n".join(lines) + "\n```")
 
@@ -169,7 +178,7 @@ if __name__ == "__main__":
         p.add_argument("--worker", action="store_true")
         for a in ("--impl", "--scan", "--scale", "--mode"):
             p.add_argument(a)
-        for a in ("--seq", "--iters", "--warmup", "--batch", "--new-tokens"):
+        for a in ("--seq", "--iters", "--warmup", "--batch", "--new-tokens", "--threads"):
             p.add_argument(a, type=int)
         print(json.dumps(_worker(p.parse_args())))
     else:
