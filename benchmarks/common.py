@@ -56,7 +56,10 @@ def record_results(section: str, body: str, path: Path | None = None) -> None:
     benchmarks can update the file without clobbering each other.
     """
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    block = f"<!-- {section}:start -->\n## {section}\n\n_{stamp} — {machine()}_\n\n{body.strip()}\n<!-- {section}:end -->"
+    # The 1-minute load average says whether other work shared the machine while this ran.
+    load = f", load average {os.getloadavg()[0]:.1f} when recorded" if hasattr(os, "getloadavg") else ""
+    block = (f"<!-- {section}:start -->\n## {section}\n\n_{stamp} — {machine()}{load}_\n\n{body.strip()}\n"
+             f"<!-- {section}:end -->")
     path = path or RESULTS
     text = path.read_text() if path.exists() else "# Benchmark results\n\nWritten by the scripts in `benchmarks/`; each section is replaced when its benchmark reruns.\n"
     pattern = re.compile(rf"<!-- {re.escape(section)}:start -->.*?<!-- {re.escape(section)}:end -->", re.S)

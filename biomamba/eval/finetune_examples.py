@@ -61,7 +61,11 @@ def build_bioasq_examples(
 
 
 def collate_examples(examples: list[TrainingExample], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad to the longest example: pad id in ``input_ids``, -100 in ``labels``."""
+    """Right-pad to the longest example: pad id in ``input_ids``, -100 in ``labels``.
+
+    ``lengths`` holds each row's real (unpadded) length: the input tokens the model
+    processes, which the training loop's tokens/s and MFU count.
+    """
     if not examples:
         raise ValueError("cannot collate an empty list of examples")
     width = max(len(e.input_ids) for e in examples)
@@ -74,4 +78,5 @@ def collate_examples(examples: list[TrainingExample], pad_id: int) -> dict[str, 
         "input_ids": input_ids,
         "labels": labels,
         "bytes": torch.tensor([e.answer_bytes for e in examples], dtype=torch.long),
+        "lengths": torch.tensor([len(e.input_ids) for e in examples], dtype=torch.long),
     }

@@ -43,7 +43,11 @@ def exact_target(question: Question) -> str | None:
         return None
     if question.type == "yesno":
         return question.exact_answer
-    names = [entity[0] for entity in question.exact_answer]
+    # Gold keeps whitespace-only synonyms (the official scorer does); a target names each
+    # entity by its first synonym with text, and skips an entity that has none.
+    names = [next(s for s in entity if s.strip()) for entity in question.exact_answer if any(map(str.strip, entity))]
+    if not names:
+        return None
     return names[0] if question.type == "factoid" else LIST_SEPARATOR.join(names)
 
 

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--mfu", type=float, help="assumed model-FLOPs utilization (default 0.4)")
     rate.add_argument("--measured-tokens-per-s", type=float,
                       help="whole-job tokens/s measured at this configuration (metrics.jsonl tokens_per_s)")
-    p.add_argument("--gpu", default="h100", help="device for the peak TFLOP/s table (default h100)")
+    p.add_argument("--gpu", default="h100",
+                   help="device for the peak TFLOP/s table (default h100, the SXM part; h100-pcie, h100-nvl, a100, ...)")
     p.add_argument("--peak-tflops", type=float, help="override the device's dense bf16 peak TFLOP/s")
     p.add_argument("--reserve-gb", type=float, default=DEFAULT_RESERVE_GB,
                    help=f"GiB set aside for CUDA context, workspaces, fragmentation (default {DEFAULT_RESERVE_GB})")

@@ -21,11 +21,12 @@ SECONDS_PER_DAY = 86_400
 
 
 def peak_tflops(gpu: str) -> float:
-    """Dense bf16 peak of a device name from biomamba.train.metrics (case-insensitive)."""
+    """Dense bf16 peak of a part name from biomamba.train.metrics ("h100", "h100-pcie"; any case)."""
     for name, value in PEAK_TFLOPS_BF16.items():
-        if name.lower() == gpu.lower():
+        if name.lower().split() == gpu.lower().replace("-", " ").replace("_", " ").split():
             return value
-    raise ValueError(f"unknown GPU {gpu!r}; known: {', '.join(PEAK_TFLOPS_BF16)} (or pass --peak-tflops)")
+    known = ", ".join(name.lower().replace(" ", "-") for name in PEAK_TFLOPS_BF16)
+    raise ValueError(f"unknown GPU {gpu!r}; known: {known} (or pass --peak-tflops)")
 
 
 def throughput(cfg: MambaConfig, *, gpus: int, global_batch_tokens: int, tflops: float,

@@ -21,7 +21,9 @@ class OptimConfig(Config):
     eps: float = 1e-8
     weight_decay: float = 0.1
     grad_clip: float = 1.0  # 0 disables clipping
-    impl: Literal["auto", "torch", "fused"] = "auto"  # fused = DeepSpeed FusedAdam (CUDA only)
+    # fused = torch.optim.AdamW(fused=True), torch's own CUDA kernel (CUDA only; no DeepSpeed op build);
+    # auto = fused on CUDA, torch's default AdamW elsewhere.
+    impl: Literal["auto", "torch", "fused"] = "auto"
 
     def check(self) -> None:
         if self.lr <= 0:

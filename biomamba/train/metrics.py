@@ -1,40 +1,96 @@
 """Run monitoring: console, ``metrics.jsonl`` and Weights & Biases (offline by default).
 
 MFU = achieved model FLOP/s ÷ peak FLOP/s of the devices, with the model FLOPs from
-:func:`biomamba.model.flops.flops_per_token` (3× forward per trained token).
+:func:`biomamba.model.flops.flops_per_token` (3× forward per processed token).
+
+Throughput counts the input tokens the model processes, not only the ones the loss
+scores: fine-tuning masks the prompt out of the loss, but the forward and backward
+passes still run over it.  Padding is not counted (it is no work asked of the model).
+The scored tokens get their own rate, ``scored_tokens_per_s``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from pathlib import Path
 
 import torch
 
-# Dense bf16 peak TFLOP/s per device (vendor datasheets, without sparsity).
+# Dense bf16 peak TFLOP/s per device (NVIDIA datasheets: half the "with sparsity" figure).
+# Keys are part names (``biomamba.plan --gpu`` takes them); one part may come in several
+# form factors with different clocks and power, so the name says which: "H100" is the SXM5
+# part (torch.cuda.get_device_name: "NVIDIA H100 80GB HBM3"), "H100 PCIe" the 350 W card.
 PEAK_TFLOPS_BF16 = {
-    "H200": 989.0,
-    "H100": 989.0,  # SXM; PCIe parts are lower — set peak_tflops in the config for those
-    "A100": 312.0,
+    "H200": 989.0,  # SXM
+    "H200 NVL": 835.0,
+    "GH200": 989.0,
+    "H100": 989.0,  # SXM5
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "A100": 312.0,  # SXM4 and PCIe alike
     "L40S": 362.0,
+    "A10G": 70.0,
     "A10": 125.0,
-    "V100": 125.0,
+    "V100": 125.0,  # fp16 (no bf16 on Volta)
 }
 
 
+def _words(name: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", name.lower()))
+
+
+def peak_tflops_for(device_name: str) -> float | None:
+    """Peak of a device name as torch reports it, or None if the table does not know it.
+
+    A table key matches when all its words are words of the name ("A10" does not match
+    "A100", "H100" does not match "GH200"); the key with the most words wins, so
+    "NVIDIA H100 PCIe" reads as the PCIe part and "NVIDIA H100 80GB HBM3" as the SXM one.
+    """
+    words = _words(device_name)
+    matches = [key for key in PEAK_TFLOPS_BF16 if _words(key) <= words]
+    if not matches:
+        return None
+    return PEAK_TFLOPS_BF16[max(matches, key=lambda key: len(_words(key)))]
+
+
 def device_peak_tflops(override: float | None) -> float | None:
+    """``peak_tflops`` from the config, else this process's CUDA device looked up in the table."""
     if override:
         return override
     if not torch.cuda.is_available():
         return None
-    name = torch.cuda.get_device_name()
-    for key, value in PEAK_TFLOPS_BF16.items():
-        if key in name:
-            return value
-    return None
+    return peak_tflops_for(torch.cuda.get_device_name())
+
+
+def input_tokens(batch: dict) -> int:
+    """Input tokens the model processes in a micro-batch, padding excluded.
+
+    Right-padded batches (fine-tuning's ``collate_examples``) carry each row's real
+    length in ``lengths``; packed pretraining windows have no padding.
+    """
+    lengths = batch.get("lengths")
+    return int(lengths.sum()) if lengths is not None else batch["input_ids"].numel()
+
+
+def throughput_record(processed_tokens: float, scored_tokens: float, seconds: float, world_size: int,
+                      flops_per_token: float, peak_tflops: float | None) -> dict:
+    """One step's rates for ``metrics.jsonl``: tokens/s and MFU from processed tokens, plus the scored rate."""
+    tps = processed_tokens / seconds
+    rec = {
+        "tokens_per_s": tps,
+        "tokens_per_s_per_device": tps / world_size,
+        "scored_tokens_per_s": scored_tokens / seconds,
+        "tflops_per_device": flops_per_token * tps / world_size / 1e12,
+        "step_tokens": int(processed_tokens),
+        "step_scored_tokens": int(scored_tokens),
+    }
+    if peak_tflops:
+        rec["mfu"] = rec["tflops_per_device"] / peak_tflops
+    return rec
 
 
 def memory_stats(device: torch.device) -> dict:

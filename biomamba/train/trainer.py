@@ -27,7 +27,7 @@ from .deepspeed_config import deepspeed_config
 from .distributed import Runtime, all_reduce_sum, collective_cpu
 from .evaluation import evaluate
 from .loss import token_nll
-from .metrics import MetricsLogger, device_peak_tflops, memory_stats
+from .metrics import MetricsLogger, device_peak_tflops, input_tokens, memory_stats, throughput_record
 from .optim import build_optimizer
 from .preemption import REQUEUE_EXIT_CODE, PreemptionFlag
 from .schedule import build_scheduler
@@ -69,7 +69,7 @@ def write_run_files(cfg: TrainConfig, rt: Runtime) -> dict:
     versions["git_commit"] = _git_commit()
     versions["kernels"] = kernel_report(cfg.model.scan_impl, rt.device, cfg.model.kernel_impl)  # which scan/conv really runs
     if rt.is_main:
-        print(f"[biomamba] kernels: scan={versions['kernels']['scan']} conv={versions['kernels']['conv']}", flush=True)
+        print("[biomamba] kernels: " + " ".join(f"{k}={v}" for k, v in versions["kernels"].items()), flush=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(cfg.to_yaml())
         atomic_write_json(run_dir / "versions.json", versions)
@@ -191,8 +191,11 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
         # Normalize by the tokens of the whole global batch, so the gradient is the mean over all
         # scored tokens whatever the split into micro-batches and DP ranks (DeepSpeed divides by
         # ga and averages over DP; the factor ga*dp undoes that).
-        local_tokens = sum(int((mb["labels"] != -100).sum()) for mb in micro_batches)
-        global_tokens = all_reduce_sum(local_tokens, dp_group)
+        # One collective for both counts: scored tokens (the loss normalizer) and input tokens processed
+        # (prompts that fine-tuning masks included), which tokens/s and MFU count.
+        local = [sum(int((mb["labels"] != -100).sum()) for mb in micro_batches),
+                 sum(input_tokens(mb) for mb in micro_batches)]
+        global_tokens, global_inputs = collective_cpu(torch.tensor(local, dtype=torch.float64), group=dp_group).tolist()
         scale = ga * rt.dp_size / max(global_tokens, 1.0)
 
         nll_sum, finite, zero0_norm = 0.0, True, float("nan")
@@ -244,23 +247,18 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
             state.tokens_seen += int(global_tokens)
             loss_mean = all_reduce_sum(nll_sum, dp_group) / max(global_tokens, 1.0)
             if log_now:
-                dt = t_compute - t_start
-                tps = global_tokens / dt
                 rec = {
                     "step": state.step, "loss": loss_mean, "ppl": math.exp(min(loss_mean, 50.0)),
                     "lr": scheduler.get_last_lr()[0],
                     "grad_norm": zero0_norm if cfg.parallel.zero_stage == 0 else _grad_norm(engine),
-                    "tokens_seen": state.tokens_seen, "tokens_per_s": tps,
-                    "tokens_per_s_per_device": tps / rt.world_size,
-                    "tflops_per_device": fpt * tps / rt.world_size / 1e12,
+                    "tokens_seen": state.tokens_seen,
+                    **throughput_record(global_inputs, global_tokens, t_compute - t_start, rt.world_size, fpt, peak),
                     "time_data_s": t_data - t_start, "time_compute_s": t_compute - t_data,
                     "time_fwd_bwd_s": t_fwd_bwd, "time_optimizer_s": t_optim,
                     **memory_stats(rt.device),
                 }
-                if peak:
-                    rec["mfu"] = rec["tflops_per_device"] / peak
                 logger.log(rec, f"step {state.step:>6d} | loss {loss_mean:.4f} | lr {rec['lr']:.2e} | "
-                                f"gnorm {rec['grad_norm']:.3f} | {tps:,.0f} tok/s"
+                                f"gnorm {rec['grad_norm']:.3f} | {rec['tokens_per_s']:,.0f} tok/s"
                                 + (f" | MFU {rec['mfu']:.1%}" if peak else ""))
 
         if preempt.any_rank():

@@ -7,6 +7,7 @@ import pytest
 from biomamba.eval.bioasq.data import load_bioasq
 from biomamba.eval.finetune_examples import build_bioasq_examples, collate_examples
 from biomamba.eval.prompting import IGNORE_INDEX
+from biomamba.train.metrics import input_tokens
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +45,16 @@ def test_collate_pads_inputs_and_ignores_padding(sample, tokenizer):
     assert batch["bytes"].tolist() == [e.answer_bytes for e in examples] == [3, 2, 3, 2]  # yes/no/yes/no
     with pytest.raises(ValueError, match="empty"):
         collate_examples([], 0)
+
+
+def test_throughput_counts_the_prompt_tokens_not_the_padding(sample, tokenizer):
+    # Fine-tuning scores only the answer; the model still processes the prompt, so tokens/s and MFU
+    # count every real input token (padding excluded), and the scored count is a separate number.
+    examples, _ = build_bioasq_examples(sample[:4], tokenizer, 256, kinds=("exact",))
+    batch = collate_examples(examples, pad_id=0)
+    assert batch["lengths"].tolist() == [len(e.input_ids) for e in examples]
+    processed, scored = input_tokens(batch), int((batch["labels"] != IGNORE_INDEX).sum())
+    assert processed == sum(len(e.input_ids) for e in examples) < batch["input_ids"].numel()
+    assert scored == sum(sum(x != IGNORE_INDEX for x in e.labels) for e in examples) and processed > 3 * scored
+    packed = {"input_ids": batch["input_ids"], "labels": batch["labels"]}  # packed windows: no padding
+    assert input_tokens(packed) == batch["input_ids"].numel()

@@ -11,6 +11,9 @@ def test_targets():
     assert exact_target(Question("a", "b", "factoid", exact_answer=[["p53", "TP53"]])) == "p53"
     assert exact_target(Question("a", "b", "list", exact_answer=[["IgG", "immunoglobulin G"], ["IgA"]])) == "IgG; IgA"
     assert exact_target(Question("a", "b", "summary", ideal_answers=["x"])) is None
+    # gold keeps whitespace-only synonyms for scoring; a training target skips them
+    assert exact_target(Question("a", "b", "list", exact_answer=[[" ", "IgG"], ["  "], ["IgA"]])) == "IgG; IgA"
+    assert exact_target(Question("a", "b", "factoid", exact_answer=[[" "]])) is None
     assert ideal_target(Question("a", "b", "summary", ideal_answers=["first", "second"])) == "first"
     assert instruction_for("summary") == instruction_for("list", "ideal")
 

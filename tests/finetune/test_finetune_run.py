@@ -115,6 +115,15 @@ def test_best_checkpoint_is_kept_and_early_stopping_ends_the_run(run):
     assert events[-1]["event"] == "done"
 
 
+def test_throughput_counts_prompt_tokens_not_only_scored_ones(run):
+    # The loss scores the answer only; tokens/s and MFU count every input token processed.
+    steps = [r for r in records(run) if "tokens_per_s" in r]
+    assert steps
+    for r in steps:
+        assert r["step_tokens"] > r["step_scored_tokens"] > 0
+        assert r["tokens_per_s"] / r["scored_tokens_per_s"] == pytest.approx(r["step_tokens"] / r["step_scored_tokens"])
+
+
 def test_kill9_and_resume_reproduce_the_run_exactly(run, untuned_dir, tmp_path):
     kill9_at_step(finetune_cmd(overrides(untuned_dir, tmp_path)), tmp_path, 90)
     log = finetune(overrides(untuned_dir, tmp_path))

@@ -48,6 +48,7 @@ def test_trains_evaluates_and_logs(full_run):
     for key in ("grad_norm", "lr", "tokens_per_s", "tflops_per_device", "time_data_s", "time_compute_s",
                 "time_fwd_bwd_s", "time_optimizer_s", "mem_rss_gb"):
         assert key in step
+    assert step["step_tokens"] == step["step_scored_tokens"] == 2 * 4 * 64  # packed windows: every token scored
     meta = json.loads((full_run / "checkpoints" / "step_00000016" / "biomamba_meta.json").read_text())
     assert meta["tokenizer_hash"] and meta["train_state"]["tokens_seen"] == 16 * 2 * 4 * 64
     assert list((full_run / "wandb").glob("offline-run-*"))

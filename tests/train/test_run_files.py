@@ -18,8 +18,8 @@ def test_versions_json_records_resolved_kernels(tmp_path, capsys):
     cfg = TrainConfig(run_dir=str(tmp_path))  # model.scan_impl=auto: on CPU that is the PyTorch scan
     versions = write_run_files(cfg, CPU)
     on_disk = json.loads((tmp_path / "versions.json").read_text())
-    assert on_disk["kernels"] == versions["kernels"] == {"scan": "fast", "conv": "torch"}
-    assert "[biomamba] kernels: scan=fast conv=torch" in capsys.readouterr().out
+    assert on_disk["kernels"] == versions["kernels"] == {"scan": "fast", "conv": "torch", "norm": "torch"}
+    assert "[biomamba] kernels: scan=fast conv=torch norm=torch" in capsys.readouterr().out
 
 
 def test_forced_scan_that_cannot_run_fails_at_start(tmp_path, monkeypatch):

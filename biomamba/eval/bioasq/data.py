@@ -86,19 +86,24 @@ def _strings(value: Any, what: str) -> list[str]:
 
 
 def _entities(value: Any, qtype: str) -> list[list[str]]:
-    """Gold factoid/list exact answer -> list of entities (non-empty synonym lists)."""
+    """Gold factoid/list exact answer -> list of entities (non-empty synonym lists).
+
+    Synonyms are kept exactly as written, whitespace-only ones included, and
+    an empty entity list is dropped: the official evaluator's gold parser
+    (``Task1bData.readExactAnswerListOfArraysv2``) does both, so a gold entity
+    whose only synonym is " " stays in the recall denominator.
+    """
     if not isinstance(value, list) or not value:
         raise MalformedQuestion(f"{qtype} exact_answer must be a non-empty list, got {value!r}")
     if all(isinstance(v, str) for v in value):
-        flat = [s for s in value if s.strip()]
-        entities = [flat] if qtype == "factoid" else [[s] for s in flat]
+        entities = [list(value)] if qtype == "factoid" else [[s] for s in value]
     elif all(isinstance(v, list) for v in value):
-        entities = [[s for s in _strings(v, f"{qtype} exact_answer entity") if s.strip()] for v in value]
+        entities = [list(_strings(v, f"{qtype} exact_answer entity")) for v in value]
     else:
         raise MalformedQuestion(f"{qtype} exact_answer mixes strings and lists: {value!r}")
     entities = [e for e in entities if e]
     if not entities:
-        raise MalformedQuestion(f"{qtype} exact_answer has no non-empty answer string")
+        raise MalformedQuestion(f"{qtype} exact_answer has no answer string")
     return entities
 
 

@@ -12,8 +12,13 @@ Evaluation-Measures (flat/BioASQEvaluation, versions 5-9 of the measures):
   answer to a gold-L question is a miss for L and a false alarm for the other
   label, even when it is neither yes nor no); macro-F1 is the mean over yes
   and no.
-* factoid: the submission's candidates are read in order, the first string of
-  each inner list only.  Strict = the first candidate equals a gold synonym,
+* Submitted factoid/list answers are read as the official parser (gson, in
+  ``Task1bData.readExactAnswerListOfArraysv3``) reads them: the first string of
+  each inner list only; an empty inner list adds nothing (it takes no rank and
+  is no false positive); a JSON number is read as its text (``[[5]]`` is the
+  answer "5", ``[[1.50]]`` is "1.50").  Gold synonyms are kept as written, even
+  whitespace-only ones (see :mod:`biomamba.eval.bioasq.data`).
+* factoid: the submission's candidates are read in order.  Strict = the first candidate equals a gold synonym,
   lenient = some candidate does, reciprocal rank = 1/rank of the first match
   (0 if none); each averaged over factoid questions.
 * list: each submitted item (first string) that equals a synonym of a gold
@@ -25,8 +30,8 @@ Evaluation-Measures (flat/BioASQEvaluation, versions 5-9 of the measures):
   answer; averaged over list questions.
 * summary questions get no exact-answer score.
 * A submitted exact answer of the wrong shape (e.g. a flat list of strings for
-  a factoid) scores 0 -- the official parser yields nothing for it -- and is
-  reported in ``warnings``.
+  a factoid, or true/null as an answer) scores 0 and is reported in
+  ``warnings``; the official jar crashes on these.
 
 Questions missing from the submission score 0 (``missing="zero"``, our
 default: a partial submission must not look better than a complete one).
@@ -46,7 +51,7 @@ from typing import Any, Literal
 
 from biomamba.eval.bioasq.data import Question, load_bioasq, yesno_label
 from biomamba.eval.bioasq.rouge import IdealAnswerRouge, RougeScore
-from biomamba.eval.bioasq.submission import read_submission
+from biomamba.eval.bioasq.submission import JsonNumber, read_submission
 
 MissingPolicy = Literal["zero", "skip"]
 
@@ -79,42 +84,45 @@ def read_yesno(value: Any) -> str | None:
     return yesno_label(value) if value else None
 
 
-def read_candidates(value: Any) -> list[str]:
-    """Submitted factoid/list answer -> lower-cased first string of each inner list.
+def _answer_text(value: Any) -> str:
+    """One submitted answer string as gson's ``nextString`` reads it: a JSON number gives its text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, JsonNumber):
+        return value.text
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # a Python caller's number; a file's numbers arrive as JsonNumber (exact text)
+    raise _Malformed(f"answer entries must be strings, got {value!r}")
 
-    An empty inner list still takes a rank (it just never matches).
-    """
+
+def read_candidates(value: Any) -> list[str]:
+    """Submitted factoid/list answer -> lower-cased first string of each non-empty inner list."""
     if not isinstance(value, list) or not all(isinstance(v, list) for v in value):
         raise _Malformed("factoid/list exact_answer must be a list of lists of strings")
-    out = []
-    for inner in value:
-        if inner and not isinstance(inner[0], str):
-            raise _Malformed(f"answer entries must be strings, got {inner[0]!r}")
-        out.append(inner[0].lower() if inner else None)
-    return out
+    return [_answer_text(inner[0]).lower() for inner in value if inner]
 
 
 def _gold_entities(question: Question) -> list[list[str]]:
     return [[s.lower() for s in entity] for entity in question.exact_answer]
 
 
-def factoid_scores(gold: list[list[str]], candidates: list[str | None]) -> tuple[float, float, float]:
+def factoid_scores(gold: list[list[str]], candidates: list[str]) -> tuple[float, float, float]:
     """(strict, lenient, reciprocal rank) of ranked candidates against gold entities."""
     synonyms = {s for entity in gold for s in entity}
     for rank, candidate in enumerate(candidates, start=1):
-        if candidate is not None and candidate in synonyms:
+        if candidate in synonyms:
             return (1.0 if rank == 1 else 0.0), 1.0, 1.0 / rank
     return 0.0, 0.0, 0.0
 
 
-def list_scores(gold: list[list[str]], items: list[str | None]) -> tuple[float, float, float]:
+def list_scores(gold: list[list[str]], items: list[str]) -> tuple[float, float, float]:
     """(precision, recall, F1) of a list answer; see the module docstring for the rules."""
     if not items:
         return 0.0, 0.0, 0.0
     unmatched = [list(entity) for entity in gold]
     tp = fp = 0
     for item in items:
-        hit = next((i for i, entity in enumerate(unmatched) if item is not None and item in entity), None)
+        hit = next((i for i, entity in enumerate(unmatched) if item in entity), None)
         if hit is None:
             fp += 1
         else:
@@ -123,7 +131,7 @@ def list_scores(gold: list[list[str]], items: list[str | None]) -> tuple[float, 
     available = list(items)
     fn = 0
     for entity in unmatched:
-        hit = next((i for i, item in enumerate(available) if item is not None and item in entity), None)
+        hit = next((i for i, item in enumerate(available) if item in entity), None)
         if hit is None:
             fn += 1
         else:

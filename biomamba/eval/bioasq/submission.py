@@ -25,6 +25,18 @@ MAX_ENTITY_CHARS = 100
 MAX_IDEAL_WORDS = 200
 
 
+@dataclass(frozen=True)
+class JsonNumber:
+    """A number in a submission file, kept as its literal JSON text.
+
+    The official evaluator reads answers with gson's ``nextString``, which
+    returns a number's text ("5", "1.50", "1e3" as written); Python's float
+    would turn "1.50" into 1.5, so the reader keeps the text instead.
+    """
+
+    text: str
+
+
 class SubmissionFormatError(ValueError):
     """A submission file (or an answer given to the writer) has the wrong shape."""
 
@@ -76,13 +88,14 @@ def write_submission(answers: list[Answer], path: str | os.PathLike) -> dict:
 def read_submission(path: str | os.PathLike) -> tuple[dict[str, dict], list[str]]:
     """Submission file -> ({id: question object}, warnings).
 
-    Only the file's outer shape is checked here; each answer is read with the
-    official rules by the scorer, which knows the question type from the gold
+    Only the file's outer shape is checked here (numbers are kept as
+    :class:`JsonNumber`); each answer is read with the official rules by the
+    scorer, which knows the question type from the gold
     file.  A repeated id keeps its first occurrence (and is warned about).
     """
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = json.load(f, parse_int=JsonNumber, parse_float=JsonNumber)
     except json.JSONDecodeError as exc:
         raise SubmissionFormatError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from biomamba.eval.bioasq.data import Question
-from biomamba.eval.bioasq.scorer import list_scores, score_phase_b
+from biomamba.eval.bioasq.data import Question, parse_questions
+from biomamba.eval.bioasq.scorer import list_scores, score_files, score_phase_b
 
 
 def gold(qid, qtype, exact, ideal=()):
@@ -78,7 +80,7 @@ def test_factoid_reads_only_first_string_and_matches_exactly():
     g = [gold("f", "factoid", [["p53"]])]
     assert score_phase_b(g, submission(sub("f", [["mdm2", "p53"]]))).scores["factoid_lenient_accuracy"] == 0.0
     assert score_phase_b(g, submission(sub("f", [[" p53"]]))).scores["factoid_lenient_accuracy"] == 0.0
-    assert score_phase_b(g, submission(sub("f", [[], ["p53"]]))).scores["factoid_mrr"] == pytest.approx(0.5)
+
 
 
 def test_list_duplicates_synonyms_and_empty_answer_by_hand():
@@ -147,3 +149,58 @@ def test_wrong_shapes_score_zero_with_a_warning():
 def test_empty_type_groups_score_zero():
     r = score_phase_b([], {})
     assert set(r.scores.values()) == {0.0}
+
+
+# The three inputs where the official EvaluatorTask1b -phaseB (BioASQ/Evaluation-Measures, gson reader
+# in Task1bData) once differed from ours; there the evaluator is the definition.
+
+
+def test_empty_inner_list_is_dropped_like_the_official_parser():
+    # readExactAnswerListOfArraysv3 adds an answer only inside the inner list's loop: [] adds nothing,
+    # so it takes no factoid rank and is no list false positive.
+    g = [gold("f", "factoid", [["p53"]]), gold("l", "list", [["brca1"], ["brca2"]])]
+    r = score_phase_b(g, submission(sub("f", [[], ["p53"]]), sub("l", [[], ["BRCA1"], [], ["BRCA2"]])))
+    assert r.scores["factoid_strict_accuracy"] == 1.0 and r.scores["factoid_mrr"] == 1.0
+    assert (r.scores["list_mean_precision"], r.scores["list_mean_recall"]) == (1.0, 1.0)
+    only_empty = score_phase_b(g, submission(sub("f", [[]]), sub("l", [[], []])))
+    assert set(only_empty.scores.values()) == {0.0} and only_empty.warnings == []
+
+
+def test_a_number_answer_is_read_as_its_text(tmp_path):
+    # gson's nextString returns a number's literal text: [[5]] is the answer "5", [[1.50]] is "1.50".
+    g = [gold("f", "factoid", [["5"]]), gold("l", "list", [["1.50"], ["2"], ["1e3"]])]
+    r = score_phase_b(g, submission(sub("f", [[5]]), sub("l", [[2]])))
+    assert r.scores["factoid_strict_accuracy"] == 1.0 and r.warnings == []
+    assert r.scores["list_mean_precision"] == 1.0
+    gold_file, sub_file = tmp_path / "gold.json", tmp_path / "sub.json"
+    raw = [
+        {"id": "f", "body": "How many?", "type": "factoid", "exact_answer": [["5"]]},
+        {"id": "l", "body": "Which?", "type": "list", "exact_answer": [["1.50"], ["2"], ["1e3"]]},
+    ]
+    gold_file.write_text(json.dumps({"questions": raw}))
+    # written by hand: json.dumps would turn 1.50 into 1.5 and 1E3 into 1000.0
+    sub_file.write_text('{"questions": [{"id": "f", "exact_answer": [[5]]},'
+                        ' {"id": "l", "exact_answer": [[1.50], [2], [1E3], [true]]}]}')
+    result = score_files(gold_file, sub_file)
+    assert result.scores["factoid_mrr"] == 1.0
+    assert result.scores["list_mean_precision"] == 0.0  # [true] is no answer string: scored 0, with a warning
+    assert any("answer entries must be strings" in w for w in result.warnings)
+    sub_file.write_text('{"questions": [{"id": "f", "exact_answer": [[5]]},'
+                        ' {"id": "l", "exact_answer": [[1.50], [2], [1E3]]}]}')
+    assert score_files(gold_file, sub_file).scores["list_mean_f1"] == 1.0
+
+
+def test_whitespace_only_gold_synonyms_are_kept():
+    # readExactAnswerListOfArraysv2 keeps every gold string: an entity whose only synonym is " " is
+    # still a gold entity (a false negative unless " " is submitted), and " " matches a submitted " ".
+    raw = [
+        {"id": "l", "body": "Which?", "type": "list", "exact_answer": [["a"], [" "], []]},
+        {"id": "f", "body": "What?", "type": "factoid", "exact_answer": [["  ", "x"]]},
+    ]
+    questions, report = parse_questions({"questions": raw}, "mem", require_answers=True)
+    assert report.ok and [q.exact_answer for q in questions] == [[["a"], [" "]], [["  ", "x"]]]
+    r = score_phase_b(questions, submission(sub("l", [["a"]]), sub("f", [["  "]])))
+    assert r.scores["list_mean_recall"] == 0.5 and r.scores["list_mean_precision"] == 1.0
+    assert r.scores["factoid_strict_accuracy"] == 1.0
+    r = score_phase_b(questions, submission(sub("l", [["a"], [" "]]), sub("f", [["x"]])))
+    assert r.scores["list_mean_f1"] == 1.0 and r.scores["factoid_strict_accuracy"] == 1.0
