@@ -189,8 +189,23 @@ class TrainConfig(Config):
                 f"schedule.warmup_steps={self.schedule.warmup_steps} >= max_steps={self.max_steps}; lower the warmup"
             )
 
+    def check_inputs(self) -> None:
+        """Checks that read the disk (prepared data splits); run before any process group starts."""
+        from biomamba.data.format import ShardFormatError, read_manifest
+
+        if self.tokenizer and not Path(self.tokenizer).is_file():
+            raise ConfigError(f"tokenizer={self.tokenizer}: file not found; set tokenizer to the tokenizer model/JSON file")
+        paths = [] if self.synthetic_data else [(f"data.datasets.{i}.path", d.path) for i, d in enumerate(self.data.datasets)]
+        if self.data.val_path:
+            paths.append(("data.val_path", self.data.val_path))
+        for key, path in paths:
+            try:
+                read_manifest(path)
+            except (ShardFormatError, OSError) as exc:
+                raise ConfigError(f"{key}={path}: {exc}; set {key} to a prepared split folder (holding manifest.json)") from None
+
     def check_world(self, world_size: int) -> None:
-        """Checks that need the launched world size."""
+        """Checks that need the launched world size (known from the launcher's environment before any process group)."""
         tp = self.parallel.tensor_parallel
         if world_size % tp:
             raise ConfigError(

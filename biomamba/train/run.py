@@ -20,12 +20,23 @@ def parse_args(argv=None, description: str = "Pretrain a Mamba LM") -> argparse.
 
 
 def launch(cfg: TrainConfig, body: Callable) -> int:
-    """Set up the process groups, run ``body(runtime)``, always tear down; exit code 2 on a config error."""
+    """Set up the process groups, run ``body(runtime)``, always tear down; exit code 2 on a config error.
+
+    The world layout and the input paths are checked first, from the launcher's environment: a bad
+    value ends in one ``config error:`` line naming the key, not in a traceback from process-group setup.
+    """
+    from biomamba.slurm import DistEnv
+
     from .distributed import init_distributed, shutdown
 
+    try:
+        cfg.check_world(DistEnv.from_environ().world_size)
+        cfg.check_inputs()
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
     rt = init_distributed(cfg.parallel.tensor_parallel, cfg.parallel.backend)
     try:
-        cfg.check_world(rt.world_size)
         return body(rt)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
