@@ -38,20 +38,25 @@ class NonFiniteLossError(RuntimeError):
 
 
 @contextlib.contextmanager
-def _skip_optimizer_step(optimizer: torch.optim.Optimizer):
-    """Make the next ``engine.step()`` leave parameters and Adam moments untouched.
+def _skip_update(optimizer: torch.optim.Optimizer, scheduler):
+    """Make the next ``engine.step()`` leave parameters, Adam moments and the LR schedule untouched.
 
     DeepSpeed has no public "skip this step" outside fp16 loss scaling; every ZeRO stage
     ends its step by calling our torch optimizer's ``step()`` on the fp32 (partitioned)
-    parameters and copying them back, so replacing that one call with a no-op skips the
-    update cleanly while DeepSpeed's counters and gradient buffers stay consistent.
+    parameters and copying them back, then calls the LR scheduler's ``step()``. Replacing
+    both with no-ops skips the update cleanly while DeepSpeed's counters and gradient
+    buffers stay consistent. The schedule does not advance: a skipped step trained nothing,
+    so the next real update gets the lr the skipped one would have had (warmup and decay
+    are counted in updates applied, and a run with skips ends short of the final lr by
+    the number of skipped steps, which the log records as ``skipped_nonfinite``).
     """
-    original = optimizer.step
+    original = optimizer.step, scheduler.step
     optimizer.step = lambda *a, **k: None
+    scheduler.step = lambda *a, **k: None
     try:
         yield
     finally:
-        optimizer.step = original
+        optimizer.step, scheduler.step = original
 
 
 def _git_commit() -> str | None:
@@ -217,7 +222,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
             if finite or not engine.is_gradient_accumulation_boundary():
                 engine.step()
             else:
-                with _skip_optimizer_step(optimizer):
+                with _skip_update(optimizer, scheduler):
                     engine.step()
             t2 = time.perf_counter()
             t_fwd_bwd += t1 - t0

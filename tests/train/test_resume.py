@@ -12,7 +12,10 @@ import sys
 import pytest
 import torch
 
+from biomamba.config import load_config
 from biomamba.convert.consolidate import consolidate
+from biomamba.train.config import TrainConfig
+from biomamba.train.schedule import lr_multiplier
 
 from .launch import REPO, TINY, free_port, kill9_at_step, losses, records, spawn, torchrun, torchrun_cmd, wait_for_step
 
@@ -76,6 +79,14 @@ def test_nonfinite_steps_are_skipped_then_abort(tmp_path):
     _, w2, _ = consolidate(run, "step_00000002")
     _, w3, _ = consolidate(run, "step_00000003")
     assert all(torch.equal(w2[k], w3[k]) for k in w2)
+    # ...and did not advance the LR schedule: after the skip, the lr logged at step k is the one a run
+    # without the skip logs at step k - 1 (the schedule counts updates applied)
+    cfg = load_config(TrainConfig, TINY, BASE + ["max_steps=6"])
+    lr = {r["step"]: r["lr"] for r in recs if "lr" in r}
+    applied = {k: k if k < 3 else k - 1 for k in lr}
+    for k, n in applied.items():
+        want = cfg.optim.lr * lr_multiplier(n, 6, cfg.schedule, cfg.optim.min_lr_ratio)
+        assert lr[k] == pytest.approx(want, rel=1e-9), (k, lr[k], want)
     bad = torchrun(1, TINY, BASE + ["max_consecutive_nonfinite=2", f"run_dir={tmp_path / 'abort'}"],
                    env={"BIOMAMBA_INJECT_NONFINITE_STEPS": "2,3,4"}, check=False)
     assert bad.returncode != 0
