@@ -82,12 +82,19 @@ class CheckpointConfig(Config):
     # any other value: a tag to resume from.
     resume: str = "auto"
     allow_loader_mismatch: bool = False  # resume even if the data/loader fingerprint changed
+    # A resume at another data-parallel size first converts the checkpoint to DeepSpeed's universal
+    # format on rank 0 (the other ranks wait, on a group whose timeout is this plus 5 minutes, not
+    # the 30-minute default of the training collectives). Workers: extract and merge processes.
+    universal_workers: int = 4
+    universal_timeout_s: float = 7200.0
 
     def check(self) -> None:
         if self.every_steps < 1:
             raise ConfigError("checkpoint.every_steps: must be >= 1")
         if self.keep_last < 1:
             raise ConfigError("checkpoint.keep_last: must be >= 1 (the newest checkpoint is always kept)")
+        if self.universal_workers < 1 or self.universal_timeout_s <= 0:
+            raise ConfigError("checkpoint.universal_workers / checkpoint.universal_timeout_s: must be >= 1 / > 0")
 
 
 # Metric names where lower is better; selecting them with select_mode=max is refused (a silent footgun).

@@ -50,13 +50,14 @@ def _skip_update(optimizer: torch.optim.Optimizer, scheduler):
     are counted in updates applied, and a run with skips ends short of the final lr by
     the number of skipped steps, which the log records as ``skipped_nonfinite``).
     """
-    original = optimizer.step, scheduler.step
+    original = optimizer.step
     optimizer.step = lambda *a, **k: None
-    scheduler.step = lambda *a, **k: None
+    scheduler.step = lambda *a, **k: None  # an instance attribute shadowing the class's method...
     try:
         yield
     finally:
-        optimizer.step, scheduler.step = original
+        optimizer.step = original
+        del scheduler.step  # ...removed again: the scheduler's state_dict() pickles its __dict__
 
 
 def _git_commit() -> str | None:
@@ -105,7 +106,8 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     from biomamba.parallel import MegatronMPU
 
     # ---- resume plan (needed before the engine: a DP-size change loads a universal checkpoint) ----
-    ckpt = CheckpointManager(run_dir, cfg.checkpoint.keep_last, rt.rank)
+    ckpt = CheckpointManager(run_dir, cfg.checkpoint.keep_last, rt.rank, cfg.checkpoint.universal_workers,
+                             cfg.checkpoint.universal_timeout_s)
     state = TrainState()
     resume_tag = requested_resume_tag(run_dir, cfg.checkpoint.resume)
     plan = ckpt.plan_resume(resume_tag, {"tp": rt.tp_size, "dp": rt.dp_size}) if resume_tag else None

@@ -17,7 +17,8 @@ from biomamba.convert.consolidate import consolidate
 from biomamba.train.config import TrainConfig
 from biomamba.train.schedule import lr_multiplier
 
-from .launch import REPO, TINY, free_port, kill9_at_step, losses, records, spawn, torchrun, torchrun_cmd, wait_for_step
+from .launch import (REPO, TINY, assert_resumed, free_port, kill9_at_step, kill9_run, losses, records, spawn, torchrun,
+                     torchrun_cmd, wait_for, wait_for_step)
 
 pytestmark = pytest.mark.slow
 
@@ -35,11 +36,33 @@ def uninterrupted(tmp_path_factory):
 
 def test_kill9_then_resume_gives_identical_losses(tmp_path, uninterrupted):
     kill_at = random.Random(os.getpid()).randint(4, 10)
-    kill9_at_step(torchrun_cmd(2, TINY, BASE + [f"run_dir={tmp_path}"]), tmp_path, kill_at)
-    torchrun(2, TINY, BASE + [f"run_dir={tmp_path}"])  # auto-resumes from checkpoints/latest
+    killed = kill9_at_step(torchrun_cmd(2, TINY, BASE + [f"run_dir={tmp_path}"]), tmp_path, kill_at)
+    assert killed.step < 12 and not any(r.get("event") == "done" for r in records(tmp_path))
+    proc = torchrun(2, TINY, BASE + [f"run_dir={tmp_path}"])  # auto-resumes from checkpoints/latest
+    assert f"resumed from {killed.latest}" in proc.stdout
+    assert_resumed(tmp_path, killed)
     final = losses(tmp_path)  # later records of a re-run step overwrite the killed run's
-    assert final == uninterrupted, f"killed at step >= {kill_at}"
+    assert final == uninterrupted, f"killed at step {killed.step}"
     assert any(r.get("event") == "done" for r in records(tmp_path))
+
+
+def test_kill9_during_a_checkpoint_write_resumes_from_the_previous_tag(tmp_path, uninterrupted):
+    """Killed inside the save of step 6 (DeepSpeed's shards written, COMPLETE not): resume takes step 3."""
+    cmd = torchrun_cmd(2, TINY, BASE + [f"run_dir={tmp_path}"])
+    log = tmp_path.parent / f"{tmp_path.name}.held.log"
+    proc = spawn(cmd, log, {"BIOMAMBA_FAULT_HOLD_SAVE": "6"})
+    wait_for(lambda: len(list(tmp_path.glob(".fault_hold_rank*"))) == 2, "the save of step 6", proc, log)
+    tag = tmp_path / "checkpoints" / "step_00000006"
+    assert list(tag.glob("mp_rank_*_model_states.pt")) and list(tag.glob("*optim_states.pt"))
+    assert not (tag / "COMPLETE").exists()
+    assert (tmp_path / "checkpoints" / "latest").read_text() == "step_00000003"
+    killed = kill9_run(proc, tmp_path)
+    assert killed.step == 6 and killed.latest == "step_00000003"
+    done = torchrun(2, TINY, BASE + [f"run_dir={tmp_path}"])
+    assert "resumed from step_00000003" in done.stdout
+    assert_resumed(tmp_path, killed)
+    assert losses(tmp_path) == uninterrupted  # nothing lost beyond the steps since step 3
+    assert (tag / "COMPLETE").is_file()
 
 
 def test_signal_checkpoints_exits_75_and_resumes(tmp_path, uninterrupted):
