@@ -14,7 +14,8 @@ Every rank fsyncs the files of the tag (DeepSpeed's shards included) and their f
 before the barrier after which rank 0 writes ``COMPLETE`` and moves ``latest`` (both atomic
 and durable, :mod:`biomamba.io`): a crash or power loss mid-save leaves a tag without
 ``COMPLETE`` and an unchanged ``latest``, so resume never trusts it. Our own per-rank files hold only tensors and plain data and
-are loaded with ``torch.load(weights_only=True)``.
+are loaded with ``torch.load(weights_only=True)``; DeepSpeed's shards too, with the three
+DeepSpeed record types they hold allowed (:mod:`biomamba.safe_load`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import torch.distributed as dist
 
 from biomamba.config import ConfigError
 from biomamba.io import atomic_write_bytes, atomic_write_json, fsync_tree
+from biomamba.safe_load import restricted_torch_load
 
 from .universal import UNIVERSAL_SUFFIX
 
@@ -238,10 +240,11 @@ class CheckpointManager:
         epoch it was in) and RNG states are not restored.
         """
         tag_dir = self.dir / plan["tag"]
-        load_path, _client = engine.load_checkpoint(
-            str(self.dir), tag=plan["ds_tag"], load_optimizer_states=True, load_lr_scheduler_states=True,
-            load_module_strict=True,
-        )
+        with restricted_torch_load():  # DeepSpeed's shards: weights_only=True (see biomamba.safe_load)
+            load_path, _client = engine.load_checkpoint(
+                str(self.dir), tag=plan["ds_tag"], load_optimizer_states=True, load_lr_scheduler_states=True,
+                load_module_strict=True,
+            )
         if load_path is None:
             raise CheckpointError(f"DeepSpeed could not load {self.dir / plan['ds_tag']} (missing or corrupt shard files?)")
         mine = tag_dir / ("biomamba_rank00000.pt" if plan["layout_changed"] else f"biomamba_rank{self.rank:05d}.pt")

@@ -22,7 +22,7 @@ from biomamba.model.flops import flops_per_token
 
 from .checkpoint import CheckpointManager, TrainState, requested_resume_tag
 from .config import TrainConfig
-from .deepspeed_config import deepspeed_config
+from .deepspeed_config import initialize_engine
 from .distributed import Runtime, all_reduce_sum, collective_cpu
 from .evaluation import evaluate
 from .loss import token_nll
@@ -87,7 +87,6 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     loss at every evaluation, on ALL ranks (tensor-parallel and ZeRO-3 forwards are collective);
     rank 0's metrics are logged and can drive model selection (``cfg.eval.select_metric``).
     """
-    import deepspeed
 
     if cfg.eval.select_metric and val_data_factory is None and dev_eval is None:
         raise ConfigError(f"eval.select_metric={cfg.eval.select_metric}: this run evaluates nothing; "
@@ -103,7 +102,6 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     # ---- engine: DeepSpeed over the data-parallel group (ZeRO shards across DP only) ----
     optimizer = build_optimizer(model, cfg.optim, rt.device.type)
     scheduler = build_scheduler(optimizer, cfg.max_steps, cfg.schedule, cfg.optim.min_lr_ratio)
-    from biomamba.parallel import MegatronMPU
 
     # ---- resume plan (needed before the engine: a DP-size change loads a universal checkpoint) ----
     ckpt = CheckpointManager(run_dir, cfg.checkpoint.keep_last, rt.rank, cfg.checkpoint.universal_workers,
@@ -111,12 +109,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     state = TrainState()
     resume_tag = requested_resume_tag(run_dir, cfg.checkpoint.resume)
     plan = ckpt.plan_resume(resume_tag, {"tp": rt.tp_size, "dp": rt.dp_size}) if resume_tag else None
-    ds_config = deepspeed_config(cfg, rt.dp_size)
-    if plan and plan["universal"]:
-        ds_config["checkpoint"] = {"load_universal": True}
-    engine, _, _, _ = deepspeed.initialize(
-        model=model, optimizer=optimizer, lr_scheduler=scheduler, mpu=MegatronMPU(), config=ds_config,
-    )
+    engine = initialize_engine(cfg, rt.dp_size, model, optimizer, scheduler, load_universal=bool(plan and plan["universal"]))
 
     # ---- resume ----
     if plan:

@@ -41,6 +41,17 @@ def universal_checkpoint_info(model) -> dict:
     return info
 
 
+# DeepSpeed's converter, with every torch.load in it (and in its forked workers) restricted to
+# weights_only=True plus the DeepSpeed record types our checkpoints hold (biomamba.safe_load).
+_RESTRICTED_CONVERTER = """
+import runpy, sys
+from biomamba.safe_load import restricted_torch_load
+sys.argv[0] = "ds_to_universal"
+with restricted_torch_load():
+    runpy.run_module("deepspeed.checkpoint.ds_to_universal", run_name="__main__", alter_sys=True)
+"""
+
+
 def convert_to_universal(tag_dir: Path, workers: int, timeout_s: float) -> str:
     """Write ``<tag>_universal`` next to ``tag_dir`` (once; atomic via a temp folder) and return its tag.
 
@@ -57,10 +68,14 @@ def convert_to_universal(tag_dir: Path, workers: int, timeout_s: float) -> str:
         return out.name
     tmp = tag_dir.with_name(f"{out.name}.tmp.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    cmd = [sys.executable, "-m", "deepspeed.checkpoint.ds_to_universal", "--input_folder", str(tag_dir),
+    cmd = [sys.executable, "-c", _RESTRICTED_CONVERTER, "--input_folder", str(tag_dir),
            "--output_folder", str(tmp), "--num_extract_workers", str(workers), "--num_merge_workers", str(workers)]
     # Own session, so a timeout kills the converter's worker processes too.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # biomamba importable in the child also when it runs from a checkout (launcher/*.py add it to sys.path)
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=env)
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
