@@ -62,7 +62,9 @@ def test_kill9_during_a_checkpoint_write_resumes_from_the_previous_tag(tmp_path,
     assert "resumed from step_00000003" in done.stdout
     assert_resumed(tmp_path, killed)
     assert losses(tmp_path) == uninterrupted  # nothing lost beyond the steps since step 3
-    assert (tag / "COMPLETE").is_file()
+    ckpts = tmp_path / "checkpoints"
+    assert (ckpts / "latest").read_text() == "step_00000012"
+    assert all((t / "COMPLETE").is_file() for t in ckpts.glob("step_*"))  # the interrupted save left nothing behind
 
 
 def test_signal_checkpoints_exits_75_and_resumes(tmp_path, uninterrupted):
