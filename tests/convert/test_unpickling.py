@@ -50,3 +50,9 @@ def test_a_shard_that_runs_code_on_load_is_refused(tmp_path, zero):
     with pytest.raises(ConversionError, match=r"cannot read the TP rank 0 shards.*(?i:weights.only|unpickl)"):
         consolidate(run)
     assert not (run / MARKER).exists(), "a checkpoint pickle was fully unpickled"
+
+
+def test_help_says_how_deepspeed_files_are_read():
+    from biomamba.convert.cli import SAFETY
+
+    assert "weights_only=True" in SAFETY and "COMPLETE" in SAFETY and "biomamba_meta.json" in SAFETY
