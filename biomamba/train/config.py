@@ -202,6 +202,9 @@ class TrainConfig(Config):
 
         if self.tokenizer and not Path(self.tokenizer).is_file():
             raise ConfigError(f"tokenizer={self.tokenizer}: file not found; set tokenizer to the tokenizer model/JSON file")
+        if self.init.from_pretrained and not Path(self.init.from_pretrained).is_dir():
+            raise ConfigError(f"init.from_pretrained={self.init.from_pretrained}: no such directory; set it to an HF, "
+                              "mamba_ssm, BioMamba or training-run directory")
         paths = [] if self.synthetic_data else [(f"data.datasets.{i}.path", d.path) for i, d in enumerate(self.data.datasets)]
         if self.data.val_path:
             paths.append(("data.val_path", self.data.val_path))

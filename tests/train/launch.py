@@ -152,10 +152,10 @@ def kill9_run(proc: subprocess.Popen, run_dir: Path) -> Killed:
                   lines=len(records(run_dir)) if logged else 0)
 
 
-def kill9_at_step(cmd: list[str], run_dir: Path, step: int) -> Killed:
+def kill9_at_step(cmd: list[str], run_dir: Path, step: int, env: dict | None = None) -> Killed:
     """Run ``cmd`` until ``run_dir`` reaches ``step``, then SIGKILL every process of it (all ranks included)."""
     log = run_dir.parent / f"{run_dir.name}.killed.log"
-    proc = spawn(cmd, log)
+    proc = spawn(cmd, log, env)
     wait_for_step(run_dir, step, proc, log)
     return kill9_run(proc, run_dir)
 

@@ -39,6 +39,11 @@ def test_tensor_parallel_larger_than_the_world(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_missing_pretrained_directory(tmp_path):
+    proc = _train(TINY, f"init.from_pretrained={tmp_path / 'no_model'}", tmp_path=tmp_path)
+    _assert_clean_config_error(proc, f"init.from_pretrained={tmp_path / 'no_model'}")
+
+
 @pytest.mark.parametrize("key,override", [
     ("data.datasets.0.path", "data.datasets.0.path={missing}"),
     ("data.val_path", "data.val_path={missing}"),

@@ -19,6 +19,7 @@ from biomamba.train.schedule import lr_multiplier
 
 from .launch import (REPO, TINY, assert_resumed, free_port, kill9_at_step, kill9_run, losses, records, spawn, torchrun,
                      torchrun_cmd, wait_for, wait_for_step)
+from .wandb_log import history
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +37,21 @@ def uninterrupted(tmp_path_factory):
 
 def test_kill9_then_resume_gives_identical_losses(tmp_path, uninterrupted):
     kill_at = random.Random(os.getpid()).randint(4, 10)
-    killed = kill9_at_step(torchrun_cmd(2, TINY, BASE + [f"run_dir={tmp_path}"]), tmp_path, kill_at)
+    offline = {"WANDB_MODE": "offline"}
+    killed = kill9_at_step(torchrun_cmd(2, TINY, BASE + [f"run_dir={tmp_path}"]), tmp_path, kill_at, env=offline)
     assert killed.step < 12 and not any(r.get("event") == "done" for r in records(tmp_path))
-    proc = torchrun(2, TINY, BASE + [f"run_dir={tmp_path}"])  # auto-resumes from checkpoints/latest
+    proc = torchrun(2, TINY, BASE + [f"run_dir={tmp_path}"], env=offline)  # auto-resumes from checkpoints/latest
     assert f"resumed from {killed.latest}" in proc.stdout
     assert_resumed(tmp_path, killed)
     final = losses(tmp_path)  # later records of a re-run step overwrite the killed run's
     assert final == uninterrupted, f"killed at step {killed.step}"
+    # W&B: the killed and the resumed segment; its own step never goes back, so nothing is dropped
+    segments = history(tmp_path)
+    assert len(segments) == 2
+    wandb_steps = [r["_step"] for seg in segments for r in seg]
+    assert all(a < b for a, b in zip(wandb_steps, wandb_steps[1:])), wandb_steps
+    assert {r["step"]: r["loss"] for r in segments[1] if "loss" in r} == {
+        s: v for s, v in uninterrupted.items() if s > killed.resume_step}
     assert any(r.get("event") == "done" for r in records(tmp_path))
 
 

@@ -27,6 +27,8 @@ def _records(path: Path):
             continue
         _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
         pos += 7
+        if pos + length > len(data):  # the tail of a log whose writer was killed mid-record
+            break
         if length == 0 and kind == 0:  # zero padding up to the next block
             pos += (BLOCK - pos % BLOCK) % BLOCK
             continue
