@@ -13,9 +13,10 @@ Layout (``<run_dir>/checkpoints``)::
 Every rank fsyncs the files of the tag (DeepSpeed's shards included) and their folders
 before the barrier after which rank 0 writes ``COMPLETE`` and moves ``latest`` (both atomic
 and durable, :mod:`biomamba.io`): a crash or power loss mid-save leaves a tag without
-``COMPLETE`` and an unchanged ``latest``, so resume never trusts it. Our own per-rank files hold only tensors and plain data and
-are loaded with ``torch.load(weights_only=True)``; DeepSpeed's shards too, with the three
-DeepSpeed record types they hold allowed (:mod:`biomamba.safe_load`).
+``COMPLETE`` and an unchanged ``latest``, so resume never trusts it. Our own per-rank files
+hold only tensors and plain data and are loaded with ``torch.load(weights_only=True)``;
+DeepSpeed's shards too, with the three DeepSpeed record types they hold allowed
+(:mod:`biomamba.safe_load`).
 """
 
 from __future__ import annotations

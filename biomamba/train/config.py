@@ -201,18 +201,21 @@ class TrainConfig(Config):
         from biomamba.data.format import ShardFormatError, read_manifest
 
         if self.tokenizer and not Path(self.tokenizer).is_file():
-            raise ConfigError(f"tokenizer={self.tokenizer}: file not found; set tokenizer to the tokenizer model/JSON file")
+            raise ConfigError(f"tokenizer={self.tokenizer}: file not found; "
+                              "set tokenizer to the tokenizer model/JSON file")
         if self.init.from_pretrained and not Path(self.init.from_pretrained).is_dir():
             raise ConfigError(f"init.from_pretrained={self.init.from_pretrained}: no such directory; set it to an HF, "
                               "mamba_ssm, BioMamba or training-run directory")
-        paths = [] if self.synthetic_data else [(f"data.datasets.{i}.path", d.path) for i, d in enumerate(self.data.datasets)]
+        paths = [] if self.synthetic_data else [(f"data.datasets.{i}.path", d.path)
+                                                for i, d in enumerate(self.data.datasets)]
         if self.data.val_path:
             paths.append(("data.val_path", self.data.val_path))
         for key, path in paths:
             try:
                 read_manifest(path)
             except (ShardFormatError, OSError) as exc:
-                raise ConfigError(f"{key}={path}: {exc}; set {key} to a prepared split folder (holding manifest.json)") from None
+                raise ConfigError(f"{key}={path}: {exc}; "
+                                  f"set {key} to a prepared split folder (holding manifest.json)") from None
 
     def check_world(self, world_size: int) -> None:
         """Checks that need the launched world size (known from the launcher's environment before any process group)."""

@@ -109,7 +109,8 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     state = TrainState()
     resume_tag = requested_resume_tag(run_dir, cfg.checkpoint.resume)
     plan = ckpt.plan_resume(resume_tag, {"tp": rt.tp_size, "dp": rt.dp_size}) if resume_tag else None
-    engine = initialize_engine(cfg, rt.dp_size, model, optimizer, scheduler, load_universal=bool(plan and plan["universal"]))
+    engine = initialize_engine(cfg, rt.dp_size, model, optimizer, scheduler,
+                               load_universal=bool(plan and plan["universal"]))
 
     # ---- resume ----
     if plan:

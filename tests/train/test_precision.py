@@ -36,8 +36,8 @@ def test_bf16_autocast_with_activation_checkpointing_trains(tmp_path):
 
 def _probe(tmp_path, tp: int, precision: str) -> dict:
     out = tmp_path / f"probe_tp{tp}_{precision}.json"
-    cmd = torchrun_cmd(tp, TINY, ["model.n_layer=1", "model.d_model=32", "model.vocab_size=256", "parallel.zero_stage=1",
-                                  f"parallel.tensor_parallel={tp}", f"parallel.precision={precision}",
+    cmd = torchrun_cmd(tp, TINY, ["model.n_layer=1", "model.d_model=32", "model.vocab_size=256",
+                                  "parallel.zero_stage=1", f"parallel.tensor_parallel={tp}", f"parallel.precision={precision}",
                                   f"run_dir={tmp_path / 'run'}"], script=PROBE)
     proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, **ENV, "PROBE_OUT": str(out)}, capture_output=True,
                           text=True, timeout=600)
