@@ -82,7 +82,7 @@ def test_every_rank_learns_of_a_conversion_timeout(tmp_path):
     """DP=1 -> DP=2 with a too-short timeout: both ranks stop with the error (none waits at a barrier)."""
     base = ["max_steps=4", "log_every=1", "eval.every_steps=0", "eval.at_end=false", "checkpoint.every_steps=2",
             "model.n_layer=1", "model.d_model=32", "model.vocab_size=256", "data.seq_len=16",
-            "parallel.zero_stage=1", f"run_dir={tmp_path}"]
+            "parallel.zero_stage=1", "schedule.warmup_steps=1", f"run_dir={tmp_path}"]
     torchrun(1, TINY, base + ["max_steps=2", "data.micro_batch_size=8"])
     proc = torchrun(2, TINY, base + ["data.micro_batch_size=4", "checkpoint.universal_timeout_s=0.5"], check=False,
                     timeout=300)
