@@ -30,6 +30,7 @@ def launch(cfg: TrainConfig, body: Callable) -> int:
     from .distributed import init_distributed, shutdown
 
     try:
+        _check_device(cfg)
         cfg.check_world(DistEnv.from_environ().world_size)
         cfg.check_inputs()
     except ConfigError as exc:
@@ -43,6 +44,17 @@ def launch(cfg: TrainConfig, body: Callable) -> int:
         return 2
     finally:
         shutdown()
+
+
+def _check_device(cfg: TrainConfig) -> None:
+    import torch
+
+    p = cfg.parallel
+    if p.precision == "bf16" and p.tensor_parallel > 1 and not torch.cuda.is_available():
+        # megatron's TP linear autograd functions re-enter autocast in backward for CUDA only
+        # (custom_bwd(device_type="cuda")); on CPU the backward would mix bf16 and fp32 and crash.
+        raise ConfigError(f"parallel.precision=bf16 with parallel.tensor_parallel={p.tensor_parallel} needs CUDA GPUs; "
+                          "on CPU set parallel.precision=fp32 or parallel.tensor_parallel=1")
 
 
 def main(argv=None) -> int:

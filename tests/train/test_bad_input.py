@@ -39,6 +39,12 @@ def test_tensor_parallel_larger_than_the_world(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="bf16 with TP is supported on CUDA")
+def test_bf16_with_tensor_parallel_on_cpu(tmp_path):
+    proc = _train(TINY, "parallel.precision=bf16", "parallel.tensor_parallel=2", tmp_path=tmp_path)
+    _assert_clean_config_error(proc, "parallel.precision=bf16 with parallel.tensor_parallel=2 needs CUDA")
+
+
 def test_missing_pretrained_directory(tmp_path):
     proc = _train(TINY, f"init.from_pretrained={tmp_path / 'no_model'}", tmp_path=tmp_path)
     _assert_clean_config_error(proc, f"init.from_pretrained={tmp_path / 'no_model'}")
