@@ -45,7 +45,8 @@ LAYOUTS = {
 FP32 = [n for n in LAYOUTS if n != "A_tp1_dp1_mb8" and not n.startswith("bf16")]
 # bf16 rounds every matmul input to 8 mantissa bits (relative 2^-9 ~ 2e-3) and DP=2 reduces the
 # weight-matrix gradients in bf16, so the runs differ from each other and from fp32 by rounding
-# only: within 1e-2 relative on the loss over 5 steps.
+# only: the stated bound is 1e-2 relative on losses and weights over 5 steps (measured on the
+# losses: ~3e-5, see test_bf16_autocast_is_really_on).
 BF16_RTOL = 1e-2
 
 
@@ -103,8 +104,11 @@ def test_bf16_dp2_matches_bf16_tp1(runs):
 @pytest.mark.parametrize("name", ["bf16_tp1", "bf16_dp2"])
 def test_bf16_autocast_is_really_on(runs, name):
     """Fails if precision=bf16 silently trained in fp32: the losses must differ from the fp32 reference A
-    (same data, init and updates) by more than fp32 layout noise (1e-5), yet stay within BF16_RTOL."""
+    (same data, init and updates) by more than the 1e-5 that bounds every fp32 layout above, yet stay
+    within BF16_RTOL. Measured 2026-12-04 (CPU, torch 2.13): max 2.8e-5 (bf16_tp1) and 2.2e-5 (bf16_dp2)
+    over the 5 steps, where fp32 layouts differ by < 1e-6. The direct check (in_proj computes in bf16
+    inside the engine's forward) is tests/train/test_precision.py."""
     ref, got = runs["A_tp1_dp1_mb8"]["losses"], runs[name]["losses"]
     diffs = [abs(got[s] - ref[s]) / abs(ref[s]) for s in ref]
-    assert max(diffs) > 1e-4, diffs
+    assert max(diffs) > 1e-5, diffs
     assert max(diffs) <= BF16_RTOL, diffs
