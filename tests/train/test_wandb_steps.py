@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 from biomamba.train.metrics import MetricsLogger
@@ -16,6 +17,7 @@ def test_resumed_run_logs_with_increasing_wandb_steps(tmp_path, monkeypatch):
     for step in range(1, 10):  # killed after step 9; its last checkpoint was step 6
         first.log({"step": step, "loss": 1.0 / step})
     first.wandb.finish()  # the killed process's W&B data as a finished offline segment
+    time.sleep(1.1)  # offline run folders are named to the second; a real restart takes far longer
     second = MetricsLogger(tmp_path, True, cfg, {}, "resumetest01")
     for step in range(7, 13):  # the resumed process re-runs 7..9
         second.log({"step": step, "loss": 1.0 / step})
