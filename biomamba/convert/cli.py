@@ -23,9 +23,15 @@ from .export import TARGETS
 from .verify import VerificationError
 
 
+SAFETY = """safety: DeepSpeed asks for a full unpickle of its shard files; this tool reads them with
+torch.load(weights_only=True) plus three DeepSpeed record types instead (biomamba/safe_load.py), and only
+from a checkpoint tag that has BioMamba's COMPLETE marker and biomamba_meta.json. Model directories are
+read with safetensors or weights_only=True."""
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="biomamba-convert", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SAFETY)
     p.add_argument("source", help="training run/checkpoints/tag directory, or an HF, mamba_ssm or BioMamba model directory")
     p.add_argument("--to", required=True, choices=TARGETS, help="output format")
     p.add_argument("--out", required=True, help="output directory (written atomically)")

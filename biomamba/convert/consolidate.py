@@ -6,9 +6,10 @@ reconstructs the fp32 master weights from the optimizer partitions; ZeRO-0
 checkpoints carry full weights in ``mp_rank_XX_model_states.pt``. The TP slices
 are then merged by :mod:`biomamba.parallel.tp_layout`.
 
-DeepSpeed's files are pickles written by our own training runs; they are the only
-files loaded with ``weights_only=False`` (everything else goes through safetensors
-or ``weights_only=True``).
+DeepSpeed's files are pickles. They are read with PyTorch's restricted unpickler
+(``weights_only=True`` plus three DeepSpeed record types, :mod:`biomamba.safe_load`), also
+inside DeepSpeed's ``zero_to_fp32``, and only from a tag folder that carries our
+``COMPLETE`` marker and ``biomamba_meta.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 from biomamba.config import from_dict
 from biomamba.model import MambaConfig
 from biomamba.parallel import tp_layout
+from biomamba.safe_load import load_checkpoint_file, restricted_torch_load
 
 CHECKPOINTS = "checkpoints"
 
@@ -111,7 +113,7 @@ def _quiet():
 
 def _tp_rank_state(tag_dir: Path, t: int, zero: int) -> dict[str, torch.Tensor]:
     if zero == 0:
-        sd = torch.load(tag_dir / f"mp_rank_{t:02d}_model_states.pt", map_location="cpu", weights_only=False)["module"]
+        sd = load_checkpoint_file(tag_dir / f"mp_rank_{t:02d}_model_states.pt")["module"]
         return {k: v.float() for k, v in sd.items() if torch.is_tensor(v)}
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
@@ -120,7 +122,7 @@ def _tp_rank_state(tag_dir: Path, t: int, zero: int) -> dict[str, torch.Tensor]:
         view.mkdir()
         for f in tag_dir.glob(f"*mp_rank_{t:02d}_*states.pt"):
             (view / f.name).symlink_to(f.resolve())
-        with _quiet():
+        with _quiet(), restricted_torch_load():
             sd = get_fp32_state_dict_from_zero_checkpoint(tmp, tag="view")
     return {k: v.float() for k, v in sd.items()}
 

@@ -38,6 +38,9 @@ def shard(name: str, full: torch.Tensor, tp: int, rank: int) -> torch.Tensor:
     if r == REPLICATED or tp == 1:
         return full
     if r == XZ:
+        if full.shape[0] % (2 * tp):
+            raise ValueError(f"{name}: {full.shape[0]} rows ([x; z], d_inner each) cannot be split into TP={tp} "
+                             f"equal x and z slices; d_inner must be divisible by parallel.tensor_parallel")
         half = full.shape[0] // 2
         x, z = full[:half], full[half:]
         return torch.cat([x.chunk(tp, 0)[rank], z.chunk(tp, 0)[rank]], 0)

@@ -10,26 +10,35 @@ Layout (``<run_dir>/checkpoints``)::
         biomamba_meta.json          step, tokens, config, tokenizer hash, versions, layout
         COMPLETE                    written after every rank finished (barrier)
 
-A crash mid-save leaves a tag without ``COMPLETE`` and an unchanged ``latest``, so
-resume never trusts it. Our own per-rank files hold only tensors and plain data and
-are loaded with ``torch.load(weights_only=True)``.
+Every rank fsyncs the files of the tag (DeepSpeed's shards included) and their folders
+before the barrier after which rank 0 writes ``COMPLETE`` and moves ``latest`` (both atomic
+and durable, :mod:`biomamba.io`): a crash or power loss mid-save leaves a tag without
+``COMPLETE`` and an unchanged ``latest``, so resume never trusts it. Our own per-rank files
+hold only tensors and plain data and are loaded with ``torch.load(weights_only=True)``;
+DeepSpeed's shards too, with the three DeepSpeed record types they hold allowed
+(:mod:`biomamba.safe_load`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import io
 import json
+import os
 import random
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-from biomamba.data.format import atomic_write_bytes, atomic_write_json
+from biomamba.config import ConfigError
+from biomamba.io import atomic_write_bytes, atomic_write_json, fsync_tree
+from biomamba.safe_load import restricted_torch_load
 
 from .universal import UNIVERSAL_SUFFIX
 
@@ -110,11 +119,36 @@ def requested_resume_tag(run_dir: str | Path, resume: str) -> str | None:
     return resume
 
 
+def _fault_hold(run_dir: Path, step: int, rank: int) -> None:
+    """Fault injection for tests and drills: ``BIOMAMBA_FAULT_HOLD_SAVE=<step>`` stops every rank inside
+    the save of that step, after its shard files are on disk and before ``COMPLETE`` (each rank
+    touches ``<run_dir>/.fault_hold_rank<N>`` and sleeps), so the job can be killed mid-checkpoint."""
+    if os.environ.get("BIOMAMBA_FAULT_HOLD_SAVE") != str(step):
+        return
+    (run_dir / f".fault_hold_rank{rank:05d}").touch()
+    while True:
+        time.sleep(60)
+
+
+def _broadcast_error(error: str | None, timeout_s: float) -> str | None:
+    """Rank 0's ``error`` (or None) on every rank, over a gloo group that waits up to ``timeout_s``."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return error
+    group = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=timeout_s))
+    box = [error]
+    dist.broadcast_object_list(box, src=0, group=group)
+    dist.destroy_process_group(group)
+    return box[0]
+
+
 class CheckpointManager:
-    def __init__(self, run_dir: str | Path, keep_last: int, rank: int):
+    def __init__(self, run_dir: str | Path, keep_last: int, rank: int, universal_workers: int = 4,
+                 universal_timeout_s: float = 7200.0):
         self.dir = Path(run_dir) / "checkpoints"
         self.keep_last = keep_last
         self.rank = rank
+        self.universal_workers = universal_workers
+        self.universal_timeout_s = universal_timeout_s
         self.pinned: str | None = None  # a tag pruning never deletes (the best one of model selection)
 
     # ----- discovery -----
@@ -136,7 +170,12 @@ class CheckpointManager:
         buf = io.BytesIO()
         torch.save({"rng": rng_state(), "loader": loader_state, "train_state": dataclasses.asdict(state)}, buf)
         atomic_write_bytes(tag_dir / f"biomamba_rank{self.rank:05d}.pt", buf.getvalue())
-        _barrier()  # every rank's shards and state are on disk
+        # DeepSpeed's torch.save leaves its shard files in the page cache: make them (and the folder
+        # entries) durable before COMPLETE can vouch for them. Every rank syncs what it sees, so each
+        # node flushes the files it wrote itself.
+        fsync_tree(tag_dir)
+        _fault_hold(self.dir.parent, state.step, self.rank)
+        _barrier()  # every rank's shards and state are on disk, durably
         if self.rank == 0:
             atomic_write_json(tag_dir / "biomamba_meta.json", {**meta, "train_state": dataclasses.asdict(state), "tag": tag})
             atomic_write_bytes(tag_dir / COMPLETE, b"")
@@ -178,9 +217,19 @@ class CheckpointManager:
         if universal:
             from .universal import convert_to_universal
 
+            error = None
             if self.rank == 0:
-                convert_to_universal(self.dir / tag)
-            _barrier()
+                try:
+                    convert_to_universal(self.dir / tag, self.universal_workers, self.universal_timeout_s)
+                except Exception as exc:  # every rank must learn of it, not wait for rank 0 forever
+                    error = f"{type(exc).__name__}: {exc}"
+            # The other ranks wait on a group with the conversion's own timeout (+5 min), not the
+            # training collectives' default (30 min), which a large model's conversion can exceed.
+            error = _broadcast_error(error, self.universal_timeout_s + 300)
+            if error:
+                if "checkpoint.universal_timeout_s" in error:
+                    raise ConfigError(error.split(": ", 1)[1])
+                raise CheckpointError(error)
             plan["ds_tag"] = tag + UNIVERSAL_SUFFIX
         return plan
 
@@ -192,10 +241,11 @@ class CheckpointManager:
         epoch it was in) and RNG states are not restored.
         """
         tag_dir = self.dir / plan["tag"]
-        load_path, _client = engine.load_checkpoint(
-            str(self.dir), tag=plan["ds_tag"], load_optimizer_states=True, load_lr_scheduler_states=True,
-            load_module_strict=True,
-        )
+        with restricted_torch_load():  # DeepSpeed's shards: weights_only=True (see biomamba.safe_load)
+            load_path, _client = engine.load_checkpoint(
+                str(self.dir), tag=plan["ds_tag"], load_optimizer_states=True, load_lr_scheduler_states=True,
+                load_module_strict=True,
+            )
         if load_path is None:
             raise CheckpointError(f"DeepSpeed could not load {self.dir / plan['ds_tag']} (missing or corrupt shard files?)")
         mine = tag_dir / ("biomamba_rank00000.pt" if plan["layout_changed"] else f"biomamba_rank{self.rank:05d}.pt")

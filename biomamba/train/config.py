@@ -84,12 +84,19 @@ class CheckpointConfig(Config):
     # any other value: a tag to resume from.
     resume: str = "auto"
     allow_loader_mismatch: bool = False  # resume even if the data/loader fingerprint changed
+    # A resume at another data-parallel size first converts the checkpoint to DeepSpeed's universal
+    # format on rank 0 (the other ranks wait, on a group whose timeout is this plus 5 minutes, not
+    # the 30-minute default of the training collectives). Workers: extract and merge processes.
+    universal_workers: int = 4
+    universal_timeout_s: float = 7200.0
 
     def check(self) -> None:
         if self.every_steps < 1:
             raise ConfigError("checkpoint.every_steps: must be >= 1")
         if self.keep_last < 1:
             raise ConfigError("checkpoint.keep_last: must be >= 1 (the newest checkpoint is always kept)")
+        if self.universal_workers < 1 or self.universal_timeout_s <= 0:
+            raise ConfigError("checkpoint.universal_workers / checkpoint.universal_timeout_s: must be >= 1 / > 0")
 
 
 # Metric names where lower is better; selecting them with select_mode=max is refused (a silent footgun).
@@ -191,8 +198,29 @@ class TrainConfig(Config):
                 f"schedule.warmup_steps={self.schedule.warmup_steps} >= max_steps={self.max_steps}; lower the warmup"
             )
 
+    def check_inputs(self) -> None:
+        """Checks that read the disk (prepared data splits); run before any process group starts."""
+        from biomamba.data.format import ShardFormatError, read_manifest
+
+        if self.tokenizer and not Path(self.tokenizer).is_file():
+            raise ConfigError(f"tokenizer={self.tokenizer}: file not found; "
+                              "set tokenizer to the tokenizer model/JSON file")
+        if self.init.from_pretrained and not Path(self.init.from_pretrained).is_dir():
+            raise ConfigError(f"init.from_pretrained={self.init.from_pretrained}: no such directory; set it to an HF, "
+                              "mamba_ssm, BioMamba or training-run directory")
+        paths = [] if self.synthetic_data else [(f"data.datasets.{i}.path", d.path)
+                                                for i, d in enumerate(self.data.datasets)]
+        if self.data.val_path:
+            paths.append(("data.val_path", self.data.val_path))
+        for key, path in paths:
+            try:
+                read_manifest(path)
+            except (ShardFormatError, OSError) as exc:
+                raise ConfigError(f"{key}={path}: {exc}; "
+                                  f"set {key} to a prepared split folder (holding manifest.json)") from None
+
     def check_world(self, world_size: int) -> None:
-        """Checks that need the launched world size."""
+        """Checks that need the launched world size (known from the launcher's environment before any process group)."""
         tp = self.parallel.tensor_parallel
         if world_size % tp:
             raise ConfigError(

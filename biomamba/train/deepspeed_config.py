@@ -7,14 +7,33 @@ from pathlib import Path
 
 from .config import TrainConfig
 
-# Modules whose weights may be communicated in bf16 under torch autocast. A_log, D and
-# norm weights are plain parameters of other modules, so they stay fp32 end to end.
-LOWER_PRECISION_SAFE = [
-    "torch.nn.modules.linear.Linear",
-    "torch.nn.modules.conv.Conv1d",
-    "megatron.core.tensor_parallel.layers.ColumnParallelLinear",
-    "megatron.core.tensor_parallel.layers.RowParallelLinear",
-]
+# Gradient reduction under bf16 autocast: one rule, by parameter name, whatever the module class.
+# DeepSpeed's own rule (``lower_precision_safe_modules``) matches exact classes: it missed our
+# megatron TP subclasses (fp32 reduction with TP) and caught every nn.Linear/Conv1d parameter
+# without TP, biases included. Ours: the mixer's weight matrices and conv kernels -- large, and
+# their gradients are sums of many bf16-computed products anyway -- reduce in bf16; everything
+# that sets scales or offsets of the recurrence or the residual stream (biases, dt_proj.bias
+# above all, norms, A_log, D) and the embedding/head reduce in fp32, so rounding never biases
+# them. The attribute is DeepSpeed's (``comm_dtype``), set before ``deepspeed.initialize``
+# builds its per-dtype reduction buckets.
+BF16_REDUCED_SUFFIXES = ("in_proj.weight", "x_proj.weight", "dt_proj.weight", "out_proj.weight", "conv1d.weight")
+
+
+def bf16_reduced(name: str) -> bool:
+    return name.endswith(BF16_REDUCED_SUFFIXES)
+
+
+def mark_gradient_reduction_dtypes(model) -> list[str]:
+    """Give each bf16-reduced parameter DeepSpeed's ``comm_dtype``; returns their names."""
+    import torch
+    from deepspeed.runtime.torch_autocast import PARAM_COMM_DTYPE_ATTR_NAME
+
+    marked = []
+    for name, p in model.named_parameters():
+        if bf16_reduced(name):
+            setattr(p, PARAM_COMM_DTYPE_ATTR_NAME, torch.bfloat16)
+            marked.append(name)
+    return marked
 
 
 def deepspeed_config(cfg: TrainConfig, dp_size: int) -> dict:
@@ -35,11 +54,28 @@ def deepspeed_config(cfg: TrainConfig, dp_size: int) -> dict:
     if p.precision == "bf16":
         # torch autocast with fp32 master weights rather than DeepSpeed's "bf16" mode, which would
         # cast every parameter (A_log and D included) to bf16.
-        ds["torch_autocast"] = {"enabled": True, "dtype": "bfloat16", "lower_precision_safe_modules": LOWER_PRECISION_SAFE}
+        # No class-based marking by DeepSpeed: mark_gradient_reduction_dtypes applies our rule.
+        ds["torch_autocast"] = {"enabled": True, "dtype": "bfloat16", "lower_precision_safe_modules": []}
     if p.deepspeed_config:
         extra = json.loads(Path(p.deepspeed_config).read_text())
         ds = _merge(ds, extra)
     return ds
+
+
+def initialize_engine(cfg: TrainConfig, dp_size: int, model, optimizer, scheduler, load_universal: bool = False):
+    """``deepspeed.initialize`` over the data-parallel group with our config and gradient-reduction rule."""
+    import deepspeed
+
+    from biomamba.parallel import MegatronMPU
+
+    ds = deepspeed_config(cfg, dp_size)
+    if load_universal:
+        ds["checkpoint"] = {"load_universal": True}
+    if cfg.parallel.precision == "bf16":
+        mark_gradient_reduction_dtypes(model)
+    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, mpu=MegatronMPU(),
+                                           config=ds)
+    return engine
 
 
 def _merge(a: dict, b: dict) -> dict:

@@ -103,7 +103,14 @@ def memory_stats(device: torch.device) -> dict:
 
 
 class MetricsLogger:
-    """Rank 0 writes; other ranks' calls are no-ops."""
+    """Rank 0 writes; other ranks' calls are no-ops.
+
+    W&B drops any ``log(step=...)`` below the run's last step, and a run resumed after kill -9
+    re-runs the steps since its checkpoint, which the killed process had already sent. So W&B gets
+    its own monotonically increasing step (one per record ever written to ``metrics.jsonl``, counted
+    again on every start) and our training ``step`` is a logged metric declared as every chart's
+    x-axis: nothing is dropped, and re-run steps appear twice, as in ``metrics.jsonl``.
+    """
 
     def __init__(self, run_dir: Path, enabled: bool, wandb_cfg, config_dict: dict, run_id: str | None):
         self.enabled = enabled
@@ -112,6 +119,7 @@ class MetricsLogger:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         if not enabled:
             return
+        self.wandb_step = _count_lines(self.path)
         self.file = open(self.path, "a", buffering=1)
         mode = os.environ.get("WANDB_MODE", wandb_cfg.mode)
         if wandb_cfg.enabled and mode != "disabled":
@@ -122,6 +130,8 @@ class MetricsLogger:
                     project=wandb_cfg.project, entity=wandb_cfg.entity, name=wandb_cfg.run_name,
                     id=self.run_id, resume="allow", dir=str(run_dir), mode=mode, config=config_dict,
                 )
+                self.wandb.define_metric("step")
+                self.wandb.define_metric("*", step_metric="step")
             except Exception as exc:  # monitoring must not kill a training run; say so loudly
                 print(f"[biomamba] W&B disabled: wandb.init failed: {exc}", flush=True)
 
@@ -133,8 +143,8 @@ class MetricsLogger:
         if console:
             print(console, flush=True)
         if self.wandb is not None:
-            step = record.get("step")
-            self.wandb.log({k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step"}, step=step)
+            self.wandb.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=self.wandb_step)
+        self.wandb_step += 1
 
     def close(self) -> None:
         if not self.enabled:
@@ -142,3 +152,10 @@ class MetricsLogger:
         self.file.close()
         if self.wandb is not None:
             self.wandb.finish()
+
+
+def _count_lines(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)

@@ -20,18 +20,41 @@ def parse_args(argv=None, description: str = "Pretrain a Mamba LM") -> argparse.
 
 
 def launch(cfg: TrainConfig, body: Callable) -> int:
-    """Set up the process groups, run ``body(runtime)``, always tear down; exit code 2 on a config error."""
+    """Set up the process groups, run ``body(runtime)``, always tear down; exit code 2 on a config error.
+
+    The world layout and the input paths are checked first, from the launcher's environment: a bad
+    value ends in one ``config error:`` line naming the key, not in a traceback from process-group setup.
+    """
+    from biomamba.slurm import DistEnv
+
     from .distributed import init_distributed, shutdown
 
+    try:
+        _check_device(cfg)
+        cfg.check_world(DistEnv.from_environ().world_size)
+        cfg.check_inputs()
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
     rt = init_distributed(cfg.parallel.tensor_parallel, cfg.parallel.backend)
     try:
-        cfg.check_world(rt.world_size)
         return body(rt)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     finally:
         shutdown()
+
+
+def _check_device(cfg: TrainConfig) -> None:
+    import torch
+
+    p = cfg.parallel
+    if p.precision == "bf16" and p.tensor_parallel > 1 and not torch.cuda.is_available():
+        # megatron's TP linear autograd functions re-enter autocast in backward for CUDA only
+        # (custom_bwd(device_type="cuda")); on CPU the backward would mix bf16 and fp32 and crash.
+        raise ConfigError(f"parallel.precision=bf16 with parallel.tensor_parallel={p.tensor_parallel} needs CUDA GPUs; "
+                          "on CPU set parallel.precision=fp32 or parallel.tensor_parallel=1")
 
 
 def main(argv=None) -> int:

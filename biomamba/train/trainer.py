@@ -23,7 +23,7 @@ from biomamba.ops import kernel_report
 
 from .checkpoint import CheckpointManager, TrainState, requested_resume_tag
 from .config import TrainConfig
-from .deepspeed_config import deepspeed_config
+from .deepspeed_config import initialize_engine
 from .distributed import Runtime, all_reduce_sum, collective_cpu
 from .evaluation import evaluate
 from .loss import token_nll
@@ -39,20 +39,26 @@ class NonFiniteLossError(RuntimeError):
 
 
 @contextlib.contextmanager
-def _skip_optimizer_step(optimizer: torch.optim.Optimizer):
-    """Make the next ``engine.step()`` leave parameters and Adam moments untouched.
+def _skip_update(optimizer: torch.optim.Optimizer, scheduler):
+    """Make the next ``engine.step()`` leave parameters, Adam moments and the LR schedule untouched.
 
     DeepSpeed has no public "skip this step" outside fp16 loss scaling; every ZeRO stage
     ends its step by calling our torch optimizer's ``step()`` on the fp32 (partitioned)
-    parameters and copying them back, so replacing that one call with a no-op skips the
-    update cleanly while DeepSpeed's counters and gradient buffers stay consistent.
+    parameters and copying them back, then calls the LR scheduler's ``step()``. Replacing
+    both with no-ops skips the update cleanly while DeepSpeed's counters and gradient
+    buffers stay consistent. The schedule does not advance: a skipped step trained nothing,
+    so the next real update gets the lr the skipped one would have had (warmup and decay
+    are counted in updates applied, and a run with skips ends short of the final lr by
+    the number of skipped steps, which the log records as ``skipped_nonfinite``).
     """
     original = optimizer.step
     optimizer.step = lambda *a, **k: None
+    scheduler.step = lambda *a, **k: None  # an instance attribute shadowing the class's method...
     try:
         yield
     finally:
         optimizer.step = original
+        del scheduler.step  # ...removed again: the scheduler's state_dict() pickles its __dict__
 
 
 def _git_commit() -> str | None:
@@ -84,7 +90,6 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     loss at every evaluation, on ALL ranks (tensor-parallel and ZeRO-3 forwards are collective);
     rank 0's metrics are logged and can drive model selection (``cfg.eval.select_metric``).
     """
-    import deepspeed
 
     if cfg.eval.select_metric and val_data_factory is None and dev_eval is None:
         raise ConfigError(f"eval.select_metric={cfg.eval.select_metric}: this run evaluates nothing; "
@@ -100,19 +105,15 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
     # ---- engine: DeepSpeed over the data-parallel group (ZeRO shards across DP only) ----
     optimizer = build_optimizer(model, cfg.optim, rt.device.type)
     scheduler = build_scheduler(optimizer, cfg.max_steps, cfg.schedule, cfg.optim.min_lr_ratio)
-    from biomamba.parallel import MegatronMPU
 
     # ---- resume plan (needed before the engine: a DP-size change loads a universal checkpoint) ----
-    ckpt = CheckpointManager(run_dir, cfg.checkpoint.keep_last, rt.rank)
+    ckpt = CheckpointManager(run_dir, cfg.checkpoint.keep_last, rt.rank, cfg.checkpoint.universal_workers,
+                             cfg.checkpoint.universal_timeout_s)
     state = TrainState()
     resume_tag = requested_resume_tag(run_dir, cfg.checkpoint.resume)
     plan = ckpt.plan_resume(resume_tag, {"tp": rt.tp_size, "dp": rt.dp_size}) if resume_tag else None
-    ds_config = deepspeed_config(cfg, rt.dp_size)
-    if plan and plan["universal"]:
-        ds_config["checkpoint"] = {"load_universal": True}
-    engine, _, _, _ = deepspeed.initialize(
-        model=model, optimizer=optimizer, lr_scheduler=scheduler, mpu=MegatronMPU(), config=ds_config,
-    )
+    engine = initialize_engine(cfg, rt.dp_size, model, optimizer, scheduler,
+                               load_universal=bool(plan and plan["universal"]))
 
     # ---- resume ----
     if plan:
@@ -224,7 +225,7 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
             if finite or not engine.is_gradient_accumulation_boundary():
                 engine.step()
             else:
-                with _skip_optimizer_step(optimizer):
+                with _skip_update(optimizer, scheduler):
                     engine.step()
             t2 = time.perf_counter()
             t_fwd_bwd += t1 - t0

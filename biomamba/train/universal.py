@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -40,22 +41,58 @@ def universal_checkpoint_info(model) -> dict:
     return info
 
 
-def convert_to_universal(tag_dir: Path) -> str:
-    """Write ``<tag>_universal`` next to ``tag_dir`` (once; atomic via a temp folder) and return its tag."""
+# DeepSpeed's converter, with every torch.load in it (and in its forked workers) restricted to
+# weights_only=True plus the DeepSpeed record types our checkpoints hold (biomamba.safe_load).
+_RESTRICTED_CONVERTER = """
+import runpy, sys
+from biomamba.safe_load import restricted_torch_load
+sys.argv[0] = "ds_to_universal"
+with restricted_torch_load():
+    runpy.run_module("deepspeed.checkpoint.ds_to_universal", run_name="__main__", alter_sys=True)
+"""
+
+
+def convert_to_universal(tag_dir: Path, workers: int, timeout_s: float) -> str:
+    """Write ``<tag>_universal`` next to ``tag_dir`` (once; atomic via a temp folder) and return its tag.
+
+    DeepSpeed's converter runs in a subprocess with ``workers`` extract and merge processes (it
+    parallelizes over ZeRO shard files and parameters; one worker made a 2.8b conversion a long
+    serial job) and is killed after ``timeout_s`` seconds (``checkpoint.universal_timeout_s``).
+    The result is fsynced before its ``COMPLETE`` marker and the rename that publishes it.
+    """
+    from biomamba.config import ConfigError
+    from biomamba.io import atomic_write_bytes, fsync_dir, fsync_tree
+
     out = tag_dir.with_name(tag_dir.name + UNIVERSAL_SUFFIX)
     if (out / "COMPLETE").is_file():
         return out.name
     tmp = tag_dir.with_name(f"{out.name}.tmp.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "deepspeed.checkpoint.ds_to_universal", "--input_folder", str(tag_dir),
-         "--output_folder", str(tmp), "--num_extract_workers", "1", "--num_merge_workers", "1"],
-        capture_output=True, text=True,
-    )
+    cmd = [sys.executable, "-c", _RESTRICTED_CONVERTER, "--input_folder", str(tag_dir),
+           "--output_folder", str(tmp), "--num_extract_workers", str(workers), "--num_merge_workers", str(workers)]
+    # Own session, so a timeout kills the converter's worker processes too.
+    # biomamba importable in the child also when it runs from a checkout (launcher/*.py add it to sys.path)
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=env)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ConfigError(
+            f"converting {tag_dir} to a universal checkpoint (for the new data-parallel size) took longer than "
+            f"checkpoint.universal_timeout_s={timeout_s:g} s; raise it (or checkpoint.universal_workers), "
+            "or resume with the data-parallel size the checkpoint was written with"
+        ) from None
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"ds_to_universal failed on {tag_dir}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    (tmp / "COMPLETE").write_bytes(b"")
+        raise RuntimeError(f"ds_to_universal failed on {tag_dir}:\n{stdout[-2000:]}\n{stderr[-3000:]}")
+    fsync_tree(tmp)
+    atomic_write_bytes(tmp / "COMPLETE", b"")
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
+    fsync_dir(out.parent)
     return out.name

@@ -21,7 +21,7 @@ from biomamba.finetune.config import FinetuneConfig
 from biomamba.model import MambaLM
 from biomamba.train.checkpoint import COMPLETE
 from biomamba.train.distributed import Runtime
-from tests.train.launch import ENV, REPO, kill9_at_step, losses, records, torchrun_cmd
+from tests.train.launch import ENV, REPO, assert_resumed, kill9_at_step, losses, records, torchrun_cmd
 
 from .conftest import TINY
 
@@ -125,9 +125,10 @@ def test_throughput_counts_prompt_tokens_not_only_scored_ones(run):
 
 
 def test_kill9_and_resume_reproduce_the_run_exactly(run, untuned_dir, tmp_path):
-    kill9_at_step(finetune_cmd(overrides(untuned_dir, tmp_path)), tmp_path, 90)
+    killed = kill9_at_step(finetune_cmd(overrides(untuned_dir, tmp_path)), tmp_path, 90)
     log = finetune(overrides(untuned_dir, tmp_path))
-    assert "resumed from step_" in log
+    assert f"resumed from {killed.latest}" in log
+    assert_resumed(tmp_path, killed)
     assert losses(tmp_path) == losses(run)  # bitwise: same data order, same selection state
     assert {e["step"]: e["dev_yesno_accuracy"] for e in dev_evals(tmp_path)} == \
            {e["step"]: e["dev_yesno_accuracy"] for e in dev_evals(run)}

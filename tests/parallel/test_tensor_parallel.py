@@ -60,3 +60,11 @@ def test_in_proj_split_keeps_matching_x_and_z_channels():
     r0 = tp_layout.shard("mixer.in_proj.weight", full, 2, 0)
     r1 = tp_layout.shard("mixer.in_proj.weight", full, 2, 1)
     assert r0.squeeze().tolist() == [0, 1, 4, 5] and r1.squeeze().tolist() == [2, 3, 6, 7]
+
+
+@pytest.mark.parametrize("rows", [6, 10])  # d_inner 3 or 5 over TP=2: x and z halves cannot split evenly
+def test_in_proj_shard_refuses_indivisible_d_inner(rows):
+    with pytest.raises(ValueError, match="d_inner must be divisible by parallel.tensor_parallel"):
+        tp_layout.shard("layers.0.mixer.in_proj.weight", torch.zeros(rows, 4), 2, 0)
+    with pytest.raises(ValueError, match="d_inner must be divisible"):
+        tp_layout.shard("layers.0.mixer.in_proj.bias", torch.zeros(rows), 2, 1)

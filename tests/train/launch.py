@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -61,21 +62,108 @@ def spawn(cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Pope
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_for_step(run_dir: Path, step: int, proc: subprocess.Popen, log: Path, timeout: int = 300) -> None:
-    """Block until ``run_dir`` logged a loss at ``step`` or later; fail if the run ends or stalls first."""
+def wait_for(done, what: str, proc: subprocess.Popen, log: Path, timeout: int = 300) -> None:
+    """Block until ``done()``; fail if the run ends or stalls first."""
     deadline = time.time() + timeout
-    while not ((run_dir / "metrics.jsonl").exists() and max(losses(run_dir) or [0]) >= step):
+    while not done():
         if proc.poll() is not None:
-            raise AssertionError(f"run ended before step {step}:\n{log.read_text()[-3000:]}")
+            raise AssertionError(f"run ended before {what}:\n{log.read_text()[-3000:]}")
         if time.time() > deadline:
-            raise AssertionError(f"run stalled before step {step}:\n{log.read_text()[-3000:]}")
+            raise AssertionError(f"run stalled before {what}:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
 
 
-def kill9_at_step(cmd: list[str], run_dir: Path, step: int) -> None:
-    """Run ``cmd`` until ``run_dir`` reaches ``step``, then SIGKILL every process of it."""
-    log = run_dir.parent / f"{run_dir.name}.killed.log"
-    proc = spawn(cmd, log)
-    wait_for_step(run_dir, step, proc, log)
-    os.killpg(proc.pid, signal.SIGKILL)
+def wait_for_step(run_dir: Path, step: int, proc: subprocess.Popen, log: Path, timeout: int = 300) -> None:
+    """Block until ``run_dir`` logged a loss at ``step`` or later; fail if the run ends or stalls first."""
+    wait_for(lambda: (run_dir / "metrics.jsonl").exists() and max(losses(run_dir) or [0]) >= step,
+             f"step {step}", proc, log, timeout)
+
+
+@dataclasses.dataclass
+class Killed:
+    """Where a run was when it was killed: the last logged step, the newest complete checkpoint, and how
+    many metrics records it had written (those after are the restarted run's)."""
+
+    step: int
+    latest: str | None
+    lines: int
+
+    @property
+    def resume_step(self) -> int:
+        return int(self.latest.split("_")[1]) if self.latest else 0
+
+
+def _descendants(pid: int) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill9_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` (started in its own session by :func:`spawn`) and every process below it, then assert
+    that none survives.
+
+    torchrun starts each rank with ``start_new_session=True``, so killing torchrun's process group
+    leaves the ranks (and their DataLoader workers, which share the rank's group) running. Every
+    descendant's process group is collected first and killed as a whole.
+    """
+    import psutil
+
+    procs = [psutil.Process(proc.pid), *_descendants(proc.pid)]
+    groups = set()
+    for p in procs:
+        try:
+            groups.add(os.getpgid(p.pid))
+        except ProcessLookupError:
+            pass
+    for g in groups:
+        try:
+            os.killpg(g, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     proc.wait()
+    _gone, alive = psutil.wait_procs(procs, timeout=30)
+    alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"processes survived kill -9: {[(p.pid, p.cmdline()[:4]) for p in alive]}"
+    left = [p.pid for p in psutil.process_iter() if p.status() != psutil.STATUS_ZOMBIE and _pgid(p.pid) in groups]
+    assert not left, f"processes left in the killed process groups {sorted(groups)}: {left}"
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def _latest(run_dir: Path) -> str | None:
+    f = Path(run_dir) / "checkpoints" / "latest"
+    return f.read_text().strip() if f.is_file() else None
+
+
+def kill9_run(proc: subprocess.Popen, run_dir: Path) -> Killed:
+    """SIGKILL the whole run (all ranks, nothing survives) and say where it was."""
+    kill9_tree(proc)
+    logged = losses(run_dir) if (Path(run_dir) / "metrics.jsonl").exists() else {}
+    return Killed(step=max(logged or [0]), latest=_latest(run_dir),
+                  lines=len(records(run_dir)) if logged else 0)
+
+
+def kill9_at_step(cmd: list[str], run_dir: Path, step: int, env: dict | None = None) -> Killed:
+    """Run ``cmd`` until ``run_dir`` reaches ``step``, then SIGKILL every process of it (all ranks included)."""
+    log = run_dir.parent / f"{run_dir.name}.killed.log"
+    proc = spawn(cmd, log, env)
+    wait_for_step(run_dir, step, proc, log)
+    return kill9_run(proc, run_dir)
+
+
+def assert_resumed(run_dir: Path, killed: Killed) -> None:
+    """The restarted run really trained: it logged a loss for every logged step after the checkpoint it
+    resumed from (re-running those the killed run had already done), and went past the kill."""
+    new = {r["step"] for r in records(run_dir)[killed.lines:] if "loss" in r}
+    after_resume = {s for s in losses(run_dir) if s > killed.resume_step}
+    assert after_resume and after_resume <= new, (killed, sorted(new))
+    assert max(new) > killed.step, (killed, sorted(new))

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from .launch import REPO, kill9_at_step, losses, records, torchrun, torchrun_cmd
+from .launch import REPO, assert_resumed, kill9_at_step, losses, records, torchrun, torchrun_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +56,8 @@ def test_trains_evaluates_and_logs(full_run):
 
 
 def test_kill9_resume_with_loader_workers_is_exact(prepared_sample, full_run, tmp_path):
-    kill9_at_step(torchrun_cmd(2, CONFIG, overrides(prepared_sample, tmp_path)), tmp_path, 10)
+    killed = kill9_at_step(torchrun_cmd(2, CONFIG, overrides(prepared_sample, tmp_path)), tmp_path, 10)
+    assert killed.step < 16
     torchrun(2, CONFIG, overrides(prepared_sample, tmp_path))
+    assert_resumed(tmp_path, killed)
     assert losses(tmp_path) == losses(full_run)  # bitwise: same floats from the same data in the same order
