@@ -1,0 +1,82 @@
+"""Was an evaluation set removed from a model's training data?  Read from the data's shard manifests.
+
+An evaluation set counts as *removed* from one training dataset when that dataset's manifest has a
+``decontamination`` record (data_prep/decontam.py) that lists the same file (sha256) or whose
+excluded PMIDs cover every PMID the evaluation file references.  Per model and set the status is
+
+* ``clean`` -- removed from every training dataset;
+* ``contaminated`` -- some training dataset's manifest was found and does not record removing it
+  (including manifests written before the record existed: nothing says it was removed);
+* ``unknown`` -- the model carries no training record, or its data manifests are gone (e.g. a
+  general-domain checkpoint from elsewhere); the report says so instead of calling it clean.
+
+Metrics on a contaminated set are marked in report.json (``contaminated: true``) and printed as
+contaminated in report.md and report.png, never as a clean number.  Held-out text sets
+(``--heldout``) are not judged here: they are read as given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from biomamba.io import sha256_file
+
+CLEAN, CONTAMINATED, UNKNOWN = "clean", "contaminated", "unknown"
+
+
+def evaluation_sets(args) -> dict[str, dict]:
+    """``{set: {"files", "pmids", "prefixes"}}`` of the sets this evaluation scores (BioASQ, PubMedQA)."""
+    from data_prep.decontam import ExclusionFileError, bioasq_pmids, pubmedqa_pmids
+
+    sets = {}
+    if args.bioasq_gold:
+        try:
+            pmids = bioasq_pmids(args.bioasq_gold)
+        except ExclusionFileError:
+            pmids = set()
+        sets["bioasq"] = {"files": [args.bioasq_gold], "pmids": pmids,
+                          "prefixes": ("bioasq.", "lm.bioasq_snippets.", "lm.bioasq_ideal_answers.")}
+    if "pubmedqa" in args.tasks and args.pubmedqa_ground_truth:
+        try:
+            pmids = pubmedqa_pmids(args.pubmedqa_ground_truth)
+        except ExclusionFileError:
+            pmids = set()
+        sets["pubmedqa"] = {"files": [args.pubmedqa_ground_truth, args.pubmedqa_data], "pmids": pmids,
+                            "prefixes": ("pubmedqa.",)}
+    for s in sets.values():
+        s["sha256"] = {sha256_file(f) for f in s["files"] if f and Path(f).is_file()}
+    return sets
+
+
+def _removed(record: dict, eval_set: dict) -> bool:
+    if eval_set["sha256"] & {s.get("sha256") for s in record.get("sets", [])}:
+        return True
+    return bool(eval_set["pmids"]) and eval_set["pmids"] <= set(map(str, record.get("pmids", [])))
+
+
+def status(manifests: list[tuple[str, dict | None]], eval_set: dict) -> tuple[str, str]:
+    """(status, reason) of one evaluation set for a model trained on ``manifests``."""
+    found = [(path, m) for path, m in manifests if m is not None]
+    if not found:
+        why = "no training record" if not manifests else f"training data manifest not found ({manifests[0][0]})"
+        return UNKNOWN, why
+    for path, m in found:
+        record = m.get("decontamination")
+        if record is None:
+            return CONTAMINATED, f"{path}: manifest records no decontamination"
+        if not _removed(record, eval_set):
+            return CONTAMINATED, f"{path}: this set was not removed"
+    return CLEAN, "removed from " + ", ".join(path for path, _ in found)
+
+
+def contamination(manifests: list[tuple[str, dict | None]], sets: dict[str, dict]) -> dict[str, dict]:
+    """``{set: {"status", "reason", "prefixes"}}`` for one model."""
+    out = {}
+    for name, s in sets.items():
+        st, why = status(manifests, s)
+        out[name] = {"status": st, "reason": why, "prefixes": list(s["prefixes"])}
+    return out
+
+
+def is_contaminated(metric: str, per_set: dict[str, dict]) -> bool:
+    return any(v["status"] == CONTAMINATED and metric.startswith(tuple(v["prefixes"])) for v in per_set.values())
