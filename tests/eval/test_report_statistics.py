@@ -210,3 +210,41 @@ def test_contamination_status_from_training_manifests(repo_root, tmp_path):
     assert contamination([old], sets)["bioasq"]["status"] == "contaminated"  # nothing says it was removed
     assert contamination([("gone", None)], sets)["bioasq"]["status"] == "unknown"
     assert contamination([], sets)["bioasq"]["status"] == "unknown"
+
+
+def test_fine_tuning_on_evaluation_questions_is_contamination(tmp_path):
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps({"questions": [{"id": "q1", "type": "yesno", "body": "?", "exact_answer": "yes"}]}))
+    train = tmp_path / "train.json"
+    train.write_text(json.dumps({"questions": [{"id": "q1"}, {"id": "q2"}]}))
+    args = SimpleNamespace(bioasq_gold=str(gold), tasks=["bioasq"], pubmedqa_data=None, pubmedqa_ground_truth=None)
+    sets = evaluation_sets(args)
+    clean = _manifest(tmp_path, "clean", {"sets": [{"sha256": next(iter(sets["bioasq"]["sha256"]))}], "pmids": []})
+    assert contamination([clean], sets)["bioasq"]["status"] == "clean"
+    tuned = [{"train_json": str(train), "exclude_json": []}]
+    got = contamination([clean], sets, tuned)["bioasq"]
+    assert got["status"] == "contaminated" and "1 evaluation questions" in got["reason"]
+    excluded = [{"train_json": str(train), "exclude_json": [str(gold)]}]
+    assert contamination([clean], sets, excluded)["bioasq"]["status"] == "clean"
+    gone = [{"train_json": str(tmp_path / "missing.json"), "exclude_json": []}]
+    assert contamination([clean], sets, gone)["bioasq"]["status"] == "unknown"
+
+
+def test_names_come_from_the_run_unless_given(tmp_path):
+    from pathlib import Path
+
+    from biomamba.eval.report.cli import set_names
+    from biomamba.eval.report.models import ModelSpec
+    from biomamba.eval.report.provenance import run_name
+
+    meta = {"config": {"model": {"d_model": 64, "n_layer": 2, "vocab_size": 1000},
+                       "data": {"datasets": [{"path": "/scratch/prep/pubmed/shards/train"}]}},
+            "train_state": {"step": 200}}
+    name = run_name(meta)
+    assert name.startswith("mamba-") and name.endswith(" pubmed step 200")
+    specs = [ModelSpec("a", Path(tmp_path / "hf"), "hf", None, Path("t")), ModelSpec("b", Path(tmp_path / "x"), "hf",
+                                                                                       None, Path("t"))]
+    set_names(specs, [meta, None], None)
+    assert [s.name for s in specs] == [name, "x"]
+    set_names(specs, [meta, None], ["bio", "general"])
+    assert [s.name for s in specs] == ["bio", "general"]

@@ -30,7 +30,7 @@ from .contamination import contamination, evaluation_sets
 from .markdown import render
 from .models import ModelError, as_dtype, describe, load, name_models, tokenizer_groups, tokenizer_info
 from .plot import plot
-from .provenance import run_name, training_manifests, training_meta
+from .provenance import finetune_sets, run_name, training_manifests, training_meta
 from .scores import flatten_scores
 from .statistics import add_statistics
 
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
         entry, tokenizer, result = evaluate_one(spec, args, heldout, out)
         manifests = training_manifests(meta)
         entry["training_data"] = [path for path, _ in manifests]
-        entry["contamination"] = contamination(manifests, eval_sets)
+        entry["contamination"] = contamination(manifests, eval_sets, finetune_sets(meta))
         report["models"].append(entry)
         tokenizers.append(tokenizer)
         results.append(result)

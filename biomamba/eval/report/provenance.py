@@ -4,9 +4,12 @@
   export (HF / mamba_ssm / BioMamba directory) carries.  ``None`` for other models.
 * :func:`run_name` -- a display name from the run: scale (parameters), data, step, e.g.
   ``mamba-2.1M pubmed step 200`` (``--names`` overrides it).
-* :func:`training_manifests` -- the shard manifests of the run's training data
+* :func:`lineage` -- that record and the records of the models it started from
+  (``config.init.from_pretrained``, e.g. a fine-tuning run -> its pretrained export).
+* :func:`training_manifests` -- the shard manifests of the lineage's pretraining data
   (``config.data.datasets[].path``), when they can still be found; the report reads their
   ``decontamination`` record to mark metrics on evaluation sets that were not removed.
+* :func:`finetune_sets` -- the BioASQ files fine-tuning trained on and excluded.
 """
 
 from __future__ import annotations
@@ -30,6 +33,28 @@ def training_meta(path: Path, kind: str, tag: str | None) -> dict | None:
     except (OSError, ValueError):
         return None
     return meta if isinstance(meta.get("config"), dict) else None
+
+
+def _meta_at(path: Path) -> dict | None:
+    """The training record stored at a model path (export folder, run, or checkpoint tag)."""
+    from biomamba.convert.consolidate import ConversionError, checkpoints_dir, resolve_tag
+
+    if (path / "biomamba_meta.json").is_file():
+        return training_meta(path, "export", None)
+    try:
+        return training_meta(resolve_tag(checkpoints_dir(path), "latest"), "training", None)
+    except (ConversionError, OSError, ValueError):
+        return None
+
+
+def lineage(meta: dict | None, depth: int = 4) -> list[dict]:
+    """``meta`` and the records of the models it was initialised from, nearest first."""
+    out = []
+    while meta and len(out) < depth:
+        out.append(meta)
+        parent = (meta["config"].get("init") or {}).get("from_pretrained")
+        meta = _meta_at(Path(parent)) if parent else None
+    return out
 
 
 def _scale(model_cfg: dict) -> str | None:
@@ -70,14 +95,23 @@ def run_name(meta: dict | None) -> str | None:
 
 def training_manifests(meta: dict | None) -> list[tuple[str, dict | None]]:
     """``[(dataset path, manifest or None when it cannot be read)]`` of the run's training data."""
-    if not meta:
-        return []
     out = []
-    for d in (meta["config"].get("data") or {}).get("datasets") or []:
+    datasets = [d for m in lineage(meta) for d in (m["config"].get("data") or {}).get("datasets") or []]
+    for d in datasets:
         path = Path(str(d.get("path", "")))
         manifest = path if path.name == "manifest.json" else path / "manifest.json"
         try:
             out.append((str(path), json.loads(manifest.read_text())))
         except (OSError, ValueError):
             out.append((str(path), None))
+    return out
+
+
+def finetune_sets(meta: dict | None) -> list[dict]:
+    """``[{"train_json", "exclude_json"}]`` of every fine-tuning step in the model's lineage."""
+    out = []
+    for m in lineage(meta):
+        ft = m["config"].get("finetune") or {}
+        if ft.get("train_json"):
+            out.append({"train_json": str(ft["train_json"]), "exclude_json": [str(x) for x in ft.get("exclude_json") or []]})
     return out
