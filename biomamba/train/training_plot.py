@@ -37,7 +37,7 @@ def plot_training(run: Path, out: Path) -> Path:
     from matplotlib.ticker import EngFormatter
 
     recs = read_metrics(Path(run))
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained", sharex=True)
     (loss_ax, val_ax), (tps_ax, mfu_ax) = axes
     loss_ax.plot(*_series(recs, "loss"))
     loss_ax.set(ylabel="training loss (nats/token)", title="Pretraining loss")
@@ -60,6 +60,7 @@ def plot_training(run: Path, out: Path) -> Path:
                     ha="center", va="center", transform=mfu_ax.transAxes, fontsize=10, color="dimgray")
     mfu_ax.set(ylabel="MFU (%)", title="Model FLOPs utilisation")
     for ax in axes.flat:
+        ax.tick_params(labelbottom=True)
         ax.set_xlabel("tokens seen")
         ax.xaxis.set_major_formatter(EngFormatter())
         ax.grid(alpha=0.3)
