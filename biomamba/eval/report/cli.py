@@ -76,8 +76,8 @@ def _check(args) -> None:
         value = getattr(args, flag)
         if value and not Path(value).is_file():
             raise ModelError(f"--{flag.replace('_', '-')} {value}: no such file")
-    if args.names and len(args.names) != len(args.models):
-        raise ModelError(f"--names: give one name per --models entry ({len(args.models)}), got {len(args.names)}")
+    if args.names and (len(args.names) != len(args.models) or len(set(args.names)) != len(args.names)):
+        raise ModelError(f"--names: give one distinct name per --models entry ({len(args.models)}), got {args.names}")
     if args.bootstrap_resamples < 0:
         raise ModelError("--bootstrap-resamples: must be >= 0 (0: no intervals)")
     if args.device == "cuda" and not torch.cuda.is_available():
