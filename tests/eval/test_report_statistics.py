@@ -248,3 +248,14 @@ def test_names_come_from_the_run_unless_given(tmp_path):
     assert [s.name for s in specs] == [name, "x"]
     set_names(specs, [meta, None], ["bio", "general"])
     assert [s.name for s in specs] == ["bio", "general"]
+
+
+def test_bad_names_and_resamples_exit_2(tmp_path, capsys):
+    from biomamba.eval.report.cli import main
+
+    base = ["--models", str(tmp_path / "a"), str(tmp_path / "b"), "--tasks", "lm", "--heldout", "x.jsonl"]
+    assert main(base + ["--names", "only-one"]) == 2
+    assert "--names: give one distinct name per --models entry" in capsys.readouterr().err
+    assert main(base + ["--names", "same", "same"]) == 2
+    assert main(base + ["--bootstrap-resamples", "-1"]) == 2
+    assert "--bootstrap-resamples" in capsys.readouterr().err
