@@ -107,8 +107,8 @@ def _resample_stats(metrics: list[Metric], resamples: int, seed: int) -> np.ndar
     for start in range(0, resamples, BLOCK):
         b = min(BLOCK, resamples - start)
         idx = rng.integers(0, n, size=(b, n))
-        counts = np.zeros((b, n))
-        np.add.at(counts, (np.arange(b)[:, None], idx), 1.0)
+        # Item counts per resample in one bincount over (row, item) cells (np.add.at is ~10x slower).
+        counts = np.bincount((idx + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n).astype(float)
         for j, m in enumerate(metrics):
             out[start : start + b, j] = m.fn(counts @ m.columns)
     return out
