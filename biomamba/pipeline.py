@@ -205,8 +205,11 @@ def summarize(work: Path, results: list[StageResult]) -> str:
         data = json.loads(report.read_text())
         for model in data.get("models", []):
             for key, value in sorted(model.get("scores", {}).items()):
+                ci = model.get("metrics", {}).get(key, {})
                 if isinstance(value, (int, float)):
-                    m.add_row(f"{Path(model['model']).name}: {key}", f"{value:.4g}")
+                    text = f"{value:.4g}" + (f" [{ci['ci_low']:.3g}, {ci['ci_high']:.3g}]" if ci.get("ci_low") is not None else "")
+                    m.add_row(f"{model.get('name') or Path(model['model']).name}: {key}",
+                              f"contaminated ({text})" if ci.get("contaminated") else text)
     console.print(m)
     return f"{len(losses)} training steps"
 
