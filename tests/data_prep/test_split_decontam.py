@@ -115,3 +115,17 @@ def test_shard_manifests_carry_the_decontamination_record(prepared_sample, repo_
     for split_name in ("train", "val", "test"):
         m = read_manifest(prepared_sample / "shards" / split_name)
         assert [s["sha256"] for s in m["decontamination"]["sets"]] == [shipped]
+
+
+def test_the_cluster_recipe_decontaminates(repo_root):
+    """configs/data/pubmed_baseline.yaml and the README recipe name the evaluation sets they report on."""
+    from biomamba.config import load_yaml
+
+    split_cfg = load_yaml(repo_root / "configs/data/pubmed_baseline.yaml")["split"]
+    assert split_cfg["exclude_bioasq"] and split_cfg["exclude_pubmedqa"] and split_cfg["exclude_shipped"] is True
+    readme = (repo_root / "README.md").read_text()
+    recipe = readme.split("## A real run on a Slurm cluster", 1)[1].split("```", 2)[1]
+    assert '--split-args "$EXCL"' in recipe and "--exclude-bioasq" in recipe and "--exclude-pubmedqa" in recipe
+    evaluated = [line for line in recipe.splitlines() if "slurm/eval.sh" in line][0]
+    gold = evaluated.split("--bioasq-gold ", 1)[1].split()[0]
+    assert gold in split_cfg["exclude_bioasq"]  # the set the recipe scores is one the data config removes
