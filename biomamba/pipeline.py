@@ -207,7 +207,9 @@ def summarize(work: Path, results: list[StageResult]) -> str:
             for key, value in sorted(model.get("scores", {}).items()):
                 ci = model.get("metrics", {}).get(key, {})
                 if isinstance(value, (int, float)):
-                    text = f"{value:.4g}" + (f" [{ci['ci_low']:.3g}, {ci['ci_high']:.3g}]" if ci.get("ci_low") is not None else "")
+                    text = f"{value:.4g}"
+                    if ci.get("ci_low") is not None:
+                        text += f" [{ci['ci_low']:.3g}, {ci['ci_high']:.3g}]"
                     m.add_row(f"{model.get('name') or Path(model['model']).name}: {key}",
                               f"contaminated ({text})" if ci.get("contaminated") else text)
     console.print(m)

@@ -46,7 +46,8 @@ def _bioasq_items(b: dict) -> dict[str, tuple[list[str], Metric]]:
         ids = [r["id"] for r in yn]
         for k, m in _yesno_metrics([b["gold_yesno"][i] for i in ids], [r.get("correct", False) for r in yn]).items():
             out[k] = (ids, m)
-    groups = {"factoid": {"strict": "factoid_strict_accuracy", "lenient": "factoid_lenient_accuracy", "rr": "factoid_mrr"},
+    groups = {"factoid": {"strict": "factoid_strict_accuracy", "lenient": "factoid_lenient_accuracy",
+                          "rr": "factoid_mrr"},
               "list": {"precision": "list_mean_precision", "recall": "list_mean_recall", "f1": "list_mean_f1"}}
     for kind, keys in groups.items():
         sel = [r for r in rows if r["type"] == kind]

@@ -18,10 +18,12 @@ GROUPS = (
     ("PubMedQA", "pubmedqa.", lambda leaf: True),
     ("LM bits per byte (lower is better)", "lm.", lambda leaf: leaf.endswith(".bits_per_byte")),
 )
-SHORT = {"yesno_accuracy": "yes/no\nacc", "yesno_macro_f1": "yes/no\nmacro-F1", "factoid_strict_accuracy": "factoid\nstrict",
-         "factoid_lenient_accuracy": "factoid\nlenient", "factoid_mrr": "factoid\nMRR", "list_mean_precision": "list\nP",
-         "list_mean_recall": "list\nR", "list_mean_f1": "list\nF1", "rouge2_recall": "ROUGE-2\nR", "rouge2_f1": "ROUGE-2\nF1",
-         "rougesu4_recall": "ROUGE-SU4\nR", "rougesu4_f1": "ROUGE-SU4\nF1", "accuracy": "accuracy", "macro_f1": "macro-F1"}
+SHORT = {"yesno_accuracy": "yes/no\nacc", "yesno_macro_f1": "yes/no\nmacro-F1",
+         "factoid_strict_accuracy": "factoid\nstrict", "factoid_lenient_accuracy": "factoid\nlenient",
+         "factoid_mrr": "factoid\nMRR", "list_mean_precision": "list\nP", "list_mean_recall": "list\nR",
+         "list_mean_f1": "list\nF1", "rouge2_recall": "ROUGE-2\nR", "rouge2_f1": "ROUGE-2\nF1",
+         "rougesu4_recall": "ROUGE-SU4\nR", "rougesu4_f1": "ROUGE-SU4\nF1", "accuracy": "accuracy",
+         "macro_f1": "macro-F1"}
 BASELINE_STYLES = ("--", ":", "-.")
 
 

@@ -113,5 +113,6 @@ def finetune_sets(meta: dict | None) -> list[dict]:
     for m in lineage(meta):
         ft = m["config"].get("finetune") or {}
         if ft.get("train_json"):
-            out.append({"train_json": str(ft["train_json"]), "exclude_json": [str(x) for x in ft.get("exclude_json") or []]})
+            excluded = [str(x) for x in ft.get("exclude_json") or []]
+            out.append({"train_json": str(ft["train_json"]), "exclude_json": excluded})
     return out

@@ -41,7 +41,8 @@ def _pair(entry_a: dict, entry_b: dict, items_a: dict, items_b: dict, correct_a:
                "contaminated": bool(entry_a["metrics"][metric].get("contaminated")
                                     or entry_b["metrics"][metric].get("contaminated"))}
         if metric in correct_a and metric in correct_b:
-            row["mcnemar"] = mcnemar_exact([correct_a[metric][i] for i in common], [correct_b[metric][i] for i in common])
+            row["mcnemar"] = mcnemar_exact([correct_a[metric][i] for i in common],
+                                           [correct_b[metric][i] for i in common])
         lo, hi = diff["ci_low"], diff["ci_high"]
         if lo is not None and (lo > 0 or hi < 0):
             a_higher = lo > 0
