@@ -25,8 +25,8 @@ import torch
 from biomamba.eval.config import EVAL_TASKS, EvalConfig
 from biomamba.eval.decoding_args import add_decoding_arguments, add_model_arguments
 
-from .heldout import heldout_names, read_heldout
 from .contamination import contamination, evaluation_sets
+from .heldout import heldout_names, read_heldout
 from .markdown import render
 from .models import ModelError, as_dtype, describe, load, name_models, tokenizer_groups, tokenizer_info
 from .plot import plot
