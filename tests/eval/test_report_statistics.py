@@ -260,3 +260,11 @@ def test_bad_names_and_resamples_exit_2(tmp_path, capsys):
     assert main(base + ["--names", "same", "same"]) == 2
     assert main(base + ["--bootstrap-resamples", "-1"]) == 2
     assert "--bootstrap-resamples" in capsys.readouterr().err
+
+
+def test_a_fine_tuning_run_is_named_by_its_training_file():
+    from biomamba.eval.report.provenance import run_name
+
+    meta = {"config": {"model": {"d_model": 64, "n_layer": 2, "vocab_size": 1000}, "data": {},
+                       "finetune": {"train_json": "/data/bioasq/training12b.json"}}, "train_state": {"step": 125}}
+    assert run_name(meta).endswith(" ft:training12b step 125")

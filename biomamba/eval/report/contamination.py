@@ -88,7 +88,8 @@ def status(manifests: list[tuple[str, dict | None]], eval_set: dict, finetune: l
         return tuned
     found = [(path, m) for path, m in manifests if m is not None]
     if not found:
-        why = "no training record" if not manifests else f"training data manifest not found ({manifests[0][0]})"
+        why = ("no record of the pretraining data" if not manifests
+               else f"training data manifest not found ({manifests[0][0]})")
         return UNKNOWN, why
     for path, m in found:
         record = m.get("decontamination")

@@ -88,6 +88,9 @@ def run_name(meta: dict | None) -> str | None:
     scale = _scale(cfg.get("model") or {})
     datasets = (cfg.get("data") or {}).get("datasets") or []
     data = "+".join(dict.fromkeys(data_name(d) for d in datasets if isinstance(d, dict)))
+    tuned = (cfg.get("finetune") or {}).get("train_json")
+    if tuned:  # a fine-tuning run: named by its training file
+        data = f"ft:{Path(str(tuned)).stem}"
     step = (meta.get("train_state") or {}).get("step")
     bits = [f"mamba-{scale}" if scale else "mamba", data or None, f"step {step}" if step is not None else None]
     return " ".join(b for b in bits if b)
