@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from biomamba.config import Config, ConfigError, add_config_arguments, config_from_args
+from biomamba.train.training_plot import plot_training
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,12 +102,26 @@ def _mark_done(work: Path, stage: str, inputs: dict) -> None:
     stamp.write_text(json.dumps(inputs, sort_keys=True))
 
 
+def decontamination_overrides(cfg: PipelineConfig) -> list[str]:
+    """The evaluation set this pipeline reports on is removed from the training data (shipped sets already are)."""
+    from biomamba.config import load_yaml
+    from data_prep.decontam import SHIPPED_EVAL_SETS
+
+    gold = Path(cfg.eval_gold) if Path(cfg.eval_gold).exists() else REPO / cfg.eval_gold
+    if str(gold.resolve()) in {str(Path(p).resolve()) for p in SHIPPED_EVAL_SETS["bioasq"]}:
+        return []
+    data_cfg = Path(cfg.data_config) if Path(cfg.data_config).exists() else REPO / cfg.data_config
+    named = (load_yaml(data_cfg).get("split") or {}).get("exclude_bioasq") or []
+    return [f"split.exclude_bioasq=[{', '.join([*named, str(gold.resolve())])}]"]
+
+
 def stage_data(cfg: PipelineConfig, work: Path) -> str:
     out = work / "data"
-    inputs = {"data_config": cfg.data_config}
+    inputs = {"data_config": cfg.data_config, "exclude": decontamination_overrides(cfg)}
     if _done(cfg, work, "data", inputs) and (out / "shards" / "val" / "manifest.json").is_file():
         return "skipped (complete)"
-    _run("data", [_python(), "-m", "data_prep", "run", "--config", cfg.data_config, f"out_dir={out}"], work / "logs" / "data.log")
+    _run("data", [_python(), "-m", "data_prep", "run", "--config", cfg.data_config, f"out_dir={out}",
+                  *inputs["exclude"]], work / "logs" / "data.log")
     _mark_done(work, "data", inputs)
     return str(out / "shards")
 
@@ -163,28 +178,6 @@ def stage_evaluate(cfg: PipelineConfig, work: Path) -> str:
     return str(out)
 
 
-def plot_training(run: Path, out: Path) -> Path:
-    """Training loss and validation perplexity against step, from metrics.jsonl."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    train = {r["step"]: r["loss"] for r in recs if "loss" in r}
-    val = {r["step"]: r["val_ppl"] for r in recs if "val_ppl" in r}
-    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    ax[0].plot(list(train), list(train.values()))
-    ax[0].set(xlabel="step", ylabel="training loss (nats/token)", title="Pretraining loss")
-    ax[1].plot(list(val), list(val.values()), marker="o")
-    ax[1].set(xlabel="step", ylabel="validation perplexity", title="Validation perplexity (padding never scored)")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
-
-
 def summarize(work: Path, results: list[StageResult]) -> str:
     from rich.console import Console
     from rich.table import Table
@@ -212,8 +205,13 @@ def summarize(work: Path, results: list[StageResult]) -> str:
         data = json.loads(report.read_text())
         for model in data.get("models", []):
             for key, value in sorted(model.get("scores", {}).items()):
+                ci = model.get("metrics", {}).get(key, {})
                 if isinstance(value, (int, float)):
-                    m.add_row(f"{Path(model['model']).name}: {key}", f"{value:.4g}")
+                    text = f"{value:.4g}"
+                    if ci.get("ci_low") is not None:
+                        text += f" [{ci['ci_low']:.3g}, {ci['ci_high']:.3g}]"
+                    m.add_row(f"{model.get('name') or Path(model['model']).name}: {key}",
+                              f"contaminated ({text})" if ci.get("contaminated") else text)
     console.print(m)
     return f"{len(losses)} training steps"
 

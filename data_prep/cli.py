@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude-pmids", action="append", default=[], metavar="FILE")
     p.add_argument("--exclude-bioasq", action="append", default=[], metavar="FILE")
     p.add_argument("--exclude-pubmedqa", action="append", default=[], metavar="FILE")
+    p.add_argument("--keep-shipped-eval", action="store_true",
+                   help="do not remove the evaluation sets the project ships (removed by default)")
     p.add_argument("--shard-mb", type=float, default=256.0, help="approximate size of each later token shard")
 
     p = sub.add_parser("train-tokenizer", help="SentencePiece BPE on a sample of the train split")

@@ -142,9 +142,10 @@ def cmd_split(args) -> int:
 
     cfg = _checked(SplitConfig(fractions=parse_fractions(args.fractions), salt=args.salt,
                                exclude_pmids=args.exclude_pmids, exclude_bioasq=args.exclude_bioasq,
-                               exclude_pubmedqa=args.exclude_pubmedqa, shard_mb=args.shard_mb))
+                               exclude_pubmedqa=args.exclude_pubmedqa, exclude_shipped=not args.keep_shipped_eval,
+                               shard_mb=args.shard_mb))
     try:
-        ex = load_exclusions(cfg.exclude_pmids, cfg.exclude_bioasq, cfg.exclude_pubmedqa)
+        ex = load_exclusions(**cfg.exclusion_files())
     except ExclusionFileError as exc:
         raise UsageError(str(exc)) from exc
     out = Path(args.out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -90,7 +91,19 @@ class SplitConfig(Config):
     exclude_pmids: list[str] = field(default_factory=list)
     exclude_bioasq: list[str] = field(default_factory=list)
     exclude_pubmedqa: list[str] = field(default_factory=list)
+    # Decontamination is the default: the evaluation sets this project ships (data_prep.decontam.SHIPPED_EVAL_SETS)
+    # are removed from every split on top of the files named above; false only to study contamination.
+    exclude_shipped: bool = True
     shard_mb: float = 256.0
+
+    def exclusion_files(self) -> dict[str, list[str]]:
+        """Keyword arguments of :func:`data_prep.decontam.load_exclusions`: named files plus the shipped sets."""
+        from data_prep.decontam import SHIPPED_EVAL_SETS
+
+        shipped = SHIPPED_EVAL_SETS if self.exclude_shipped else {"pmids": [], "bioasq": [], "pubmedqa": []}
+        return {"pmid_files": shipped["pmids"] + list(self.exclude_pmids),
+                "bioasq_files": shipped["bioasq"] + list(self.exclude_bioasq),
+                "pubmedqa_files": shipped["pubmedqa"] + list(self.exclude_pubmedqa)}
 
     def check(self) -> None:
         if not self.fractions:
@@ -103,6 +116,11 @@ class SplitConfig(Config):
             raise ConfigError(f"split.fractions: must sum to 1 (got {total:g})")
         if self.shard_mb <= 0:
             raise ConfigError("split.shard_mb: must be > 0")
+        for key in ("exclude_pmids", "exclude_bioasq", "exclude_pubmedqa"):
+            missing = [f for f in getattr(self, key) if not Path(f).is_file()]
+            if missing:
+                raise ConfigError(f"split.{key}: {missing[0]} does not exist; download that evaluation set first "
+                                  f"(decontamination removes its documents) or drop it from split.{key}")
 
 
 @dataclass

@@ -7,6 +7,13 @@
   "snippets": [{"document": ".../pubmed/12345"}, ...]}]}``.
 * PubMedQA JSON: an object keyed by PMID (``ori_pqal.json``,
   ``test_ground_truth.json``) or a list of objects with ``pubid``/``pmid``.
+
+Decontamination is on by default: :data:`SHIPPED_EVAL_SETS` (the evaluation sets this project
+ships) are excluded unless ``split.exclude_shipped: false``, on top of the files the user names.
+:meth:`Exclusions.record` is what each split's ``parts.json`` and shard ``manifest.json`` keep
+(``decontamination``): every set with its kind, file, sha256 and id count, the excluded ids, and
+how many documents were removed -- ``launcher/evaluate.py`` reads it to tell clean metrics from
+contaminated ones.
 """
 
 from __future__ import annotations
@@ -16,9 +23,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from biomamba.io import sha256_file
+
 _PMID_URL = re.compile(r"(?:/pubmed/|pubmed\.ncbi\.nlm\.nih\.gov/)(\d+)")
 _PMC = re.compile(r"^(?:pmc:)?PMC(\d+)$", re.I)
 _PMID = re.compile(r"^(?:pmid:)?(\d+)$", re.I)
+
+
+_RESOURCES = Path(__file__).resolve().parents[1] / "biomamba" / "resources" / "sample"
+# Evaluation sets the project ships, by kind: excluded from every split unless split.exclude_shipped is false.
+SHIPPED_EVAL_SETS = {"bioasq": [str(_RESOURCES / "bioasq_sample.json")], "pubmedqa": [], "pmids": []}
+RECORD_VERSION = 1
 
 
 class ExclusionFileError(ValueError):
@@ -30,6 +45,7 @@ class Exclusions:
     pmids: set[str] = field(default_factory=set)
     pmcids: set[str] = field(default_factory=set)
     sources: dict[str, int] = field(default_factory=dict)  # file -> number of ids read
+    sets: list[dict] = field(default_factory=list)  # {"kind", "path", "name", "sha256", "ids"} per file
 
     def matches(self, rec: dict) -> bool:
         return (rec.get("pmid") is not None and str(rec["pmid"]) in self.pmids) or (
@@ -37,6 +53,19 @@ class Exclusions:
 
     def __len__(self) -> int:
         return len(self.pmids) + len(self.pmcids)
+
+    def _add(self, kind: str, path, pmids: set[str], pmcids: set[str] = frozenset()) -> None:
+        self.pmids |= pmids
+        self.pmcids |= pmcids
+        self.sources[str(path)] = len(pmids) + len(pmcids)
+        self.sets.append({"kind": kind, "path": str(Path(path).resolve()), "name": Path(path).name,
+                          "sha256": sha256_file(path), "ids": len(pmids) + len(pmcids)})
+
+    def record(self, removed_ids: list[str]) -> dict:
+        """The ``decontamination`` entry of one split: which sets were removed, their ids, what was dropped."""
+        return {"version": RECORD_VERSION, "sets": self.sets,
+                "pmids": sorted(self.pmids, key=int), "pmcids": sorted(self.pmcids),
+                "removed_documents": len(removed_ids), "removed_ids": sorted(removed_ids)}
 
 
 def _load_json(path: Path):
@@ -107,17 +136,11 @@ def id_list(path: str | Path) -> tuple[set[str], set[str]]:
 
 def load_exclusions(pmid_files=(), bioasq_files=(), pubmedqa_files=()) -> Exclusions:
     ex = Exclusions()
-    for f in pmid_files:
+    for f in dict.fromkeys(map(str, pmid_files)):
         pmids, pmcids = id_list(f)
-        ex.pmids |= pmids
-        ex.pmcids |= pmcids
-        ex.sources[str(f)] = len(pmids) + len(pmcids)
-    for f in bioasq_files:
-        ids = bioasq_pmids(f)
-        ex.pmids |= ids
-        ex.sources[str(f)] = len(ids)
-    for f in pubmedqa_files:
-        ids = pubmedqa_pmids(f)
-        ex.pmids |= ids
-        ex.sources[str(f)] = len(ids)
+        ex._add("pmids", f, pmids, pmcids)
+    for f in dict.fromkeys(map(str, bioasq_files)):
+        ex._add("bioasq", f, bioasq_pmids(f))
+    for f in dict.fromkeys(map(str, pubmedqa_files)):
+        ex._add("pubmedqa", f, pubmedqa_pmids(f))
     return ex

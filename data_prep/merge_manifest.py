@@ -20,6 +20,7 @@ from biomamba.data.format import (
     sha256_file,
 )
 from data_prep.shard import RECEIPTS
+from data_prep.split import PARTS_INDEX
 from data_prep.stats import StageStats
 
 
@@ -55,12 +56,16 @@ def merge_split(split_dir: str | Path, verify: bool = False) -> tuple[dict, Stag
         if verify and sha256_file(path) != r["shard"]["sha256"]:
             raise MergeError(f"{path}: sha256 differs from its receipt; rerun `shard` to rewrite it")
     first = loaded[0]
+    try:  # the split's record of removed evaluation sets, carried into the manifest (optional key)
+        decontamination = json.loads((Path(first["input_dir"]) / PARTS_INDEX).read_text()).get("decontamination")
+    except (OSError, ValueError):
+        decontamination = None
     manifest = new_manifest(
         first["split"], [r["shard"] for r in loaded], vocab_size=first["vocab_size"], eos_id=first["eos_id"],
         tokenizer=first["tokenizer"],
         config={"input": first["input_dir"], "parts": len(loaded),
                 "document_framing": "tokens + one EOS, no BOS"},
-        versions=package_versions(),
+        versions=package_versions(), decontamination=decontamination,
     )
     stats = StageStats("shard", inputs=[str(split_dir)])
     for r in loaded:

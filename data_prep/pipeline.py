@@ -123,9 +123,10 @@ def run_pipeline(cfg: PrepConfig, force: bool = False) -> int:
                 {"clean": cfg.clean.to_dict()})
 
     split_dir = out / "split"
-    exclusion_files = cfg.split.exclude_pmids + cfg.split.exclude_bioasq + cfg.split.exclude_pubmedqa
-    fp = fingerprint(["split", cfg.split.to_dict(), fp, file_signature([Path(p) for p in exclusion_files])])
-    exclusions = load_exclusions(cfg.split.exclude_pmids, cfg.split.exclude_bioasq, cfg.split.exclude_pubmedqa)
+    exclusion_files = cfg.split.exclusion_files()
+    fp = fingerprint(["split", cfg.split.to_dict(), fp,
+                      file_signature([Path(p) for files in exclusion_files.values() for p in files])])
+    exclusions = load_exclusions(**exclusion_files)
     chain.stage("split", split_dir / "stats.json", fp, lambda: split([corpus], split_dir, cfg.split, exclusions),
                 {"split": cfg.split.to_dict()})
 

@@ -2,7 +2,9 @@
 
 A document's split depends only on a hash of its ``id`` (and a salt), so it
 never moves when the corpus grows or the job is rerun.  Evaluation documents
-(``--exclude-*``) are removed from every split.  Each split is written as
+(``--exclude-*`` and, by default, the sets the project ships) are removed from every split, and each
+split's ``parts.json`` records which sets were removed, their ids and the documents dropped
+(``decontamination``; the shard manifest carries it on).  Each split is written as
 numbered parts ``<out>/<split>/part-000000.jsonl ...`` cut in input order at
 about ``shard_mb`` of *estimated token-shard size*; the shard step turns part
 *i* into ``shard-00000i.tar``, which is what makes an array run's shards the
@@ -96,7 +98,7 @@ def split(inputs: list[str | Path], out_dir: str | Path, cfg: SplitConfig, exclu
         for tmp in d.glob("part-*.jsonl.tmp.*"):
             tmp.unlink(missing_ok=True)
         writers[name] = _SplitWriter(d, cfg.shard_mb * 1e6)
-    excluded_by_split = {name: 0 for name in cfg.fractions}
+    excluded_by_split: dict[str, list[str]] = {name: [] for name in cfg.fractions}
     try:
         with Progress("split", unit="records") as bar:
             for path in map(Path, inputs):
@@ -108,7 +110,7 @@ def split(inputs: list[str | Path], out_dir: str | Path, cfg: SplitConfig, exclu
                     name = split_of(rec["id"], cfg.fractions, cfg.salt)
                     if exclusions.matches(rec):
                         stats.drop("eval_excluded")
-                        excluded_by_split[name] += 1
+                        excluded_by_split[name].append(str(rec["id"]))
                         continue
                     writers[name].add(line, len(rec["text"].encode("utf-8")))
                     stats.keep()
@@ -120,9 +122,10 @@ def split(inputs: list[str | Path], out_dir: str | Path, cfg: SplitConfig, exclu
     for name, w in writers.items():
         parts = w.finish()
         index = {"split": name, "parts": parts, "documents": sum(p["documents"] for p in parts),
-                 "text_bytes": sum(p["text_bytes"] for p in parts), "salt": cfg.salt, "fractions": cfg.fractions}
+                 "text_bytes": sum(p["text_bytes"] for p in parts), "salt": cfg.salt, "fractions": cfg.fractions,
+                 "decontamination": exclusions.record(excluded_by_split[name])}
         atomic_write_json(out_dir / name / PARTS_INDEX, index)
-        per_split[name] = {"documents": index["documents"], "parts": len(parts), "excluded": excluded_by_split[name]}
+        per_split[name] = {"documents": index["documents"], "parts": len(parts), "excluded": len(excluded_by_split[name])}
     stats.info["splits"] = per_split
     stats.info["exclusion_ids"] = len(exclusions)
     stats.info["exclusion_sources"] = exclusions.sources

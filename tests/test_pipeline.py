@@ -38,6 +38,18 @@ def test_quickstart_pipeline_end_to_end(tmp_path):
     assert (work / "hf" / "config.json").is_file() and (work / "hf" / "model.safetensors").is_file()
     report = json.loads((work / "eval" / "report.json").read_text())
     assert report["models"] and report["models"][0]["scores"]
+    # issue 18: every metric with a 95 % interval and its n, baseline rows on the same questions, a run name
+    model = report["models"][0]
+    for metric, ci in model["metrics"].items():
+        assert ci["ci_low"] <= ci["value"] <= ci["ci_high"] and ci["n"] > 0, metric
+    assert {b["name"] for b in report["baselines"]} >= {'constant "yes"', 'constant "no"'}
+    assert model["name"].startswith("mamba-") and model["name"].endswith("step 40")
+    md = (work / "eval" / "report.md").read_text()
+    assert "## Against chance and majority baselines" in md and '*baseline: bioasq constant "yes"*' in md
+    # issue 14: the bundled evaluation set was removed from the training data, and the report knows it
+    assert model["contamination"]["bioasq"]["status"] == "clean" and "contaminated (" not in md
+    evaluated = sum(model["seconds"].values())
+    print(f"bootstrap {report['bootstrap']['seconds']:.2f} s of evaluation {evaluated:.1f} s")
     assert (work / "eval" / "report.md").is_file() and (work / "eval" / "report.png").is_file()
     assert (work / "plots" / "training.png").stat().st_size > 1000
     assert "loss / perplexity plot" in proc.stdout

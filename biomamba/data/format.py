@@ -24,7 +24,11 @@ document id with dots replaced by ``_`` (``pmid:12345``, ``pmc:PMC1234567``):
 (brace notation), ``shards`` (list of {``name``, ``documents``, ``tokens``,
 ``bytes``, ``size``, ``sha256``}), ``totals`` ({``documents``, ``tokens``,
 ``bytes``, ``shards``}), ``config`` (the producing job's resolved config) and
-``versions`` (package versions).
+``versions`` (package versions).  Optional: ``decontamination`` -- which evaluation
+sets were removed from this split ({``version``, ``sets``: [{``kind``, ``path``, ``name``,
+``sha256``, ``ids``}], ``pmids``, ``pmcids``, ``removed_documents``, ``removed_ids``}; written
+by data_prep's split, see data_prep/decontam.py).  A manifest without it (older
+preparations) stays readable; evaluation then cannot call its metrics clean.
 
 Shards are written to ``<name>.tmp.<pid>`` and renamed, so a killed job never
 leaves a file under a final shard name; tar headers use ``mtime=0`` and fixed
@@ -241,9 +245,11 @@ def new_manifest(
     tokenizer: dict,
     config: dict | None = None,
     versions: dict | None = None,
+    decontamination: dict | None = None,
 ) -> dict:
     entries = [s.to_dict() if isinstance(s, ShardEntry) else dict(s) for s in shards]
     entries.sort(key=lambda e: e["name"])
+    optional = {} if decontamination is None else {"decontamination": decontamination}
     return {
         "format": FORMAT,
         "split": split,
@@ -261,6 +267,7 @@ def new_manifest(
         },
         "config": config or {},
         "versions": versions or {},
+        **optional,
     }
 
 

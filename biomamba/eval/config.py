@@ -41,6 +41,9 @@ class EvalConfig(Config):
     ideal_answers: bool = True
     missing: Literal["zero", "skip"] = "zero"
     rouge_stemmer: bool = False
+    # 95 % bootstrap intervals in the comparison report: resamples of the questions / documents, and their seed.
+    bootstrap_resamples: int = 1000
+    bootstrap_seed: int = 0
 
     def check(self) -> None:
         unknown = [t for t in self.tasks if t not in EVAL_TASKS]
@@ -60,5 +63,7 @@ class EvalConfig(Config):
                 raise ConfigError(f"{name}: must be positive, got {getattr(self, name)}")
         if not 1 <= self.factoid_candidates <= 5:
             raise ConfigError(f"factoid_candidates: BioASQ accepts 1 to 5, got {self.factoid_candidates}")
+        if self.bootstrap_resamples < 0:
+            raise ConfigError(f"bootstrap_resamples: must be >= 0 (0: no intervals), got {self.bootstrap_resamples}")
         if self.lm_max_texts is not None and self.lm_max_texts <= 0:
             raise ConfigError(f"lm_max_texts: must be positive or null, got {self.lm_max_texts}")

@@ -94,7 +94,16 @@ def _batches(windows: list[tuple[list[int], list[int]]], batch_size: int, pad_id
         for row, (x, y) in enumerate(chunk):
             ids[row, : len(x)] = torch.tensor(x)
             labels[row, : len(y)] = torch.tensor(y)
-        yield ids, labels
+        yield i, ids, labels
+
+
+def _row_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[list[float], list[int]]:
+    """Per-row (nll in nats, scored targets): each window's share, summed per text for the bootstrap."""
+    if logits.shape[:-1] != labels.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} do not align")
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX,
+                           reduction="none").view(labels.shape)
+    return loss.sum(dim=1).tolist(), (labels != IGNORE_INDEX).sum(dim=1).tolist()
 
 
 @torch.no_grad()
@@ -107,7 +116,10 @@ def evaluate_texts(
     stride: int | None = None,
     batch_size: int = 4,
 ) -> dict:
-    """Score ``texts`` with a model -> {tokens, bytes, nll_sum, cross_entropy, perplexity, bits_per_byte}.
+    """Score ``texts`` with a model -> {tokens, bytes, nll_sum, cross_entropy, perplexity, bits_per_byte, per_text}.
+
+    ``per_text`` holds per-document lists ``nll``, ``tokens`` and ``bytes`` (empty texts left out), which
+    the report resamples for bootstrap intervals.
 
     ``logits_fn`` maps input_ids[B, L] to logits[B, L, V] (e.g.
     :meth:`CausalLMScorer.device_logits <biomamba.eval.scoring.CausalLMScorer.device_logits>`);
@@ -115,20 +127,27 @@ def evaluate_texts(
     positions carry label -100.
     """
     stats = LMStats()
-    windows = []
+    windows, owner, per_bytes = [], [], []
     for text in texts:
         if not text.strip():
             continue
-        stats.bytes += len(text.encode("utf-8"))
-        windows += list(text_windows(tokenizer.encode(text), tokenizer.eos_id, max_length, stride))
+        per_bytes.append(len(text.encode("utf-8")))
+        stats.bytes += per_bytes[-1]
+        new = list(text_windows(tokenizer.encode(text), tokenizer.eos_id, max_length, stride))
+        windows += new
+        owner += [len(per_bytes) - 1] * len(new)
+    per_nll, per_tokens = [0.0] * len(per_bytes), [0] * len(per_bytes)
     pad = tokenizer.pad_id if tokenizer.pad_id is not None else tokenizer.eos_id
-    for ids, labels in _batches(windows, batch_size, pad):
+    for first, ids, labels in _batches(windows, batch_size, pad):
         logits = logits_fn(ids)
         logits = getattr(logits, "logits", logits)
-        nll, n = nll_sum(logits, labels.to(logits.device))
-        stats.nll_sum += nll
-        stats.tokens += n
-    return stats.to_dict()
+        labels = labels.to(logits.device)
+        for row, (row_nll, row_n) in enumerate(zip(*_row_nll(logits, labels))):
+            per_nll[owner[first + row]] += row_nll
+            per_tokens[owner[first + row]] += row_n
+            stats.nll_sum += row_nll
+            stats.tokens += row_n
+    return {**stats.to_dict(), "per_text": {"nll": per_nll, "tokens": per_tokens, "bytes": per_bytes}}
 
 
 def bioasq_texts(questions) -> dict[str, list[str]]:

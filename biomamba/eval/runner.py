@@ -45,7 +45,9 @@ def _pubmedqa(model: CausalLMScorer, tokenizer: TokenizerLike, cfg: EvalConfig, 
             "give the file holding the test questions (ori_pqal.json)"
         )
     predictions = answer_pubmedqa(model, tokenizer, [by_pmid[p] for p in truth], _settings(cfg))
-    return score_pubmedqa(predictions, truth)
+    # Per-question outcomes: the report's bootstrap intervals, paired tests and baselines resample them.
+    rows = [{"id": p, "truth": truth[p], "prediction": predictions[p]} for p in truth]
+    return {**score_pubmedqa(predictions, truth), "per_question": rows}
 
 
 def evaluate_model(
@@ -74,7 +76,9 @@ def evaluate_model(
         else:
             submitted = [answer_to_json(a) for a in answers]
         scored = score_phase_b(questions, {q["id"]: q for q in submitted}, cfg.missing, cfg.rouge_stemmer)
-        result["bioasq"] = scored.to_dict()
+        # Per-question rows and gold yes/no labels: the report's intervals, paired tests and baselines.
+        result["bioasq"] = scored.to_dict(per_question=True)
+        result["bioasq"]["gold_yesno"] = {q.id: q.exact_answer for q in questions if q.type == "yesno"}
         result["seconds"]["bioasq"] = time.perf_counter() - t0
 
     if "pubmedqa" in cfg.tasks:

@@ -23,3 +23,15 @@ def test_pipeline_config_validates():
 
     cfg = load_config(PipelineConfig, REPO_ROOT / "configs" / "pipeline" / "quickstart.yaml")
     assert cfg.nproc == 2
+
+
+def test_the_pipeline_removes_the_set_it_evaluates_on():
+    """Issue 14.1: a user-named eval_gold is excluded at data prep, on top of the data config's own list."""
+    from biomamba.pipeline import PipelineConfig, decontamination_overrides
+
+    assert decontamination_overrides(PipelineConfig()) == []  # the shipped sample: excluded by default already
+    gold = REPO_ROOT / "tests/fixtures/eval/dev_golden.json"
+    cfg = PipelineConfig(eval_gold=str(gold), data_config="configs/data/pubmed_baseline.yaml")
+    (override,) = decontamination_overrides(cfg)
+    assert override.startswith("split.exclude_bioasq=[eval/BioASQ-training12b/training12b.json, ")
+    assert override.endswith(f", {gold.resolve()}]")

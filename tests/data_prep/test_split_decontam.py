@@ -79,3 +79,53 @@ def test_rerun_replaces_old_parts(tmp_path, small_corpus):
 def test_bad_fractions_are_a_usage_error(tmp_path, small_corpus):
     assert main(["split", str(small_corpus), "--out", str(tmp_path), "--fractions", "train=0.5,val=0.2"]) == 2
     assert main(["split", str(small_corpus), "--out", str(tmp_path), "--exclude-pmids", str(tmp_path / "nope")]) == 2
+
+
+def test_decontamination_is_on_by_default_and_recorded(tmp_path, small_corpus):
+    """Issue 14.1: shipped eval sets excluded unless switched off; each split records what was removed."""
+    from biomamba.config import ConfigError
+    from data_prep.decontam import SHIPPED_EVAL_SETS
+
+    shipped = SHIPPED_EVAL_SETS["bioasq"][0]
+    assert SplitConfig().exclusion_files()["bioasq_files"] == [shipped]
+    assert SplitConfig(exclude_shipped=False).exclusion_files()["bioasq_files"] == []
+    with pytest.raises(ConfigError, match="split.exclude_pubmedqa: .*nope.json does not exist"):
+        SplitConfig(exclude_pubmedqa=[str(tmp_path / "nope.json")]).validate()
+    pmids = [r["pmid"] for r in read_jsonl(small_corpus)][:4]
+    (tmp_path / "qa.json").write_text(json.dumps({p: {"QUESTION": "?"} for p in pmids}))
+    out = tmp_path / "split"
+    assert main(["split", str(small_corpus), "--out", str(out), "--fractions", "train=0.5,test=0.5",
+                 "--exclude-pubmedqa", str(tmp_path / "qa.json")]) == 0
+    records = {name: read_parts(out / name)["decontamination"] for name in ("train", "test")}
+    for rec in records.values():
+        assert [(s["kind"], s["name"], s["ids"]) for s in rec["sets"]] == [("bioasq", "bioasq_sample.json", 0),
+                                                                            ("pubmedqa", "qa.json", 4)]
+        assert rec["pmids"] == sorted(pmids, key=int) and rec["removed_documents"] == len(rec["removed_ids"])
+    removed = records["train"]["removed_ids"] + records["test"]["removed_ids"]
+    assert sorted(removed) == sorted(f"pmid:{p}" for p in pmids)
+    assert main(["split", str(small_corpus), "--out", str(tmp_path / "kept"), "--keep-shipped-eval"]) == 0
+    assert read_parts(tmp_path / "kept" / "train")["decontamination"]["sets"] == []
+
+
+def test_shard_manifests_carry_the_decontamination_record(prepared_sample, repo_root):
+    from biomamba.data.format import read_manifest
+    from biomamba.io import sha256_file
+
+    shipped = sha256_file(repo_root / "biomamba/resources/sample/bioasq_sample.json")
+    for split_name in ("train", "val", "test"):
+        m = read_manifest(prepared_sample / "shards" / split_name)
+        assert [s["sha256"] for s in m["decontamination"]["sets"]] == [shipped]
+
+
+def test_the_cluster_recipe_decontaminates(repo_root):
+    """configs/data/pubmed_baseline.yaml and the README recipe name the evaluation sets they report on."""
+    from biomamba.config import load_yaml
+
+    split_cfg = load_yaml(repo_root / "configs/data/pubmed_baseline.yaml")["split"]
+    assert split_cfg["exclude_bioasq"] and split_cfg["exclude_pubmedqa"] and split_cfg["exclude_shipped"] is True
+    readme = (repo_root / "README.md").read_text()
+    recipe = readme.split("## A real run on a Slurm cluster", 1)[1].split("```", 2)[1]
+    assert '--split-args "$EXCL"' in recipe and "--exclude-bioasq" in recipe and "--exclude-pubmedqa" in recipe
+    evaluated = [line for line in recipe.splitlines() if "slurm/eval.sh" in line][0]
+    gold = evaluated.split("--bioasq-gold ", 1)[1].split()[0]
+    assert gold in split_cfg["exclude_bioasq"]  # the set the recipe scores is one the data config removes

@@ -95,7 +95,7 @@ def mixed_report(models, heldout, pubmedqa, repo_root, tmp_path_factory):
 
 def test_report_json_has_the_shape_the_pipeline_reads(mixed_report, models, repo_root):
     report = json.loads((mixed_report / "report.json").read_text())
-    assert set(report) == {"models", "config", "versions"}
+    assert set(report) == {"models", "config", "versions", "baselines", "comparisons", "bootstrap"}
     assert [m["model"] for m in report["models"]] == [str(models["ours"]), str(models["general"])]
     assert report["versions"]["torch"] and report["config"]["tasks"] == ["bioasq", "lm", "pubmedqa"]
     expected = {"bioasq.yesno_accuracy", "bioasq.yesno_macro_f1", "bioasq.factoid_mrr", "bioasq.list_mean_f1",

@@ -143,7 +143,7 @@ def test_evaluate_compares_untuned_and_finetuned_models(run, untuned_dir, tmp_pa
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads((out / "report.json").read_text())
-    assert set(report) == {"models", "config", "versions"}
+    assert set(report) == {"models", "config", "versions", "baselines", "comparisons", "bootstrap"}
     untuned, tuned = report["models"]
     best = json.loads((run / "best.json").read_text())
     assert tuned["model"] == str(run) and tuned["tag"] == best["tag"]  # the run means its selected checkpoint

@@ -244,7 +244,7 @@ def score_phase_b(
             s2 = rouge.rouge2(q.ideal_answers, ideal) if ideal else zero
             s4 = rouge.rouge_su4(q.ideal_answers, ideal) if ideal else zero
             r2r.append(s2.recall), r2f.append(s2.f1), sur.append(s4.recall), suf.append(s4.f1)
-            row.update(rouge2_f1=s2.f1, rougesu4_f1=s4.f1)
+            row.update(rouge2_recall=s2.recall, rouge2_f1=s2.f1, rougesu4_recall=s4.recall, rougesu4_f1=s4.f1)
         per_question.append(row)
 
     scores = {

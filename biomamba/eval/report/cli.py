@@ -1,7 +1,9 @@
 """``launcher/evaluate.py``: evaluate several models on the same sets and write a comparison report.
 
-Outputs in ``--out``: ``report.md`` (tables), ``report.json`` (``{"models": [{"model", "scores", …}],
-"config", "versions"}``; read by ``biomamba.pipeline``), ``report.png`` (bars per metric),
+Outputs in ``--out``: ``report.md`` (tables), ``report.json`` (``{"models": [{"model", "name", "scores",
+"metrics", "contamination", …}], "baselines", "comparisons", "bootstrap", "config", "versions"}``; ``scores``
+are the flat point values read by ``biomamba.pipeline``, ``metrics`` the same with 95 % bootstrap intervals,
+see :mod:`.statistics`), ``report.png`` (task groups as panels, CI whiskers, baseline lines),
 ``submissions/<model>.json`` (official BioASQ Phase-B submissions), ``config.json`` and
 ``versions.json``. Exit codes: 0 done, 2 bad arguments (a missing file, a model that cannot
 be read, a task without its data).
@@ -23,11 +25,14 @@ import torch
 from biomamba.eval.config import EVAL_TASKS, EvalConfig
 from biomamba.eval.decoding_args import add_decoding_arguments, add_model_arguments
 
+from .contamination import contamination, evaluation_sets
 from .heldout import heldout_names, read_heldout
 from .markdown import render
 from .models import ModelError, as_dtype, describe, load, name_models, tokenizer_groups, tokenizer_info
 from .plot import plot
+from .provenance import finetune_sets, run_name, training_manifests, training_meta
 from .scores import flatten_scores
+from .statistics import add_statistics
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -51,6 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lm-batch-size", type=int, default=4)
     p.add_argument("--missing", default="zero", choices=("zero", "skip"), help="BioASQ questions missing from a "
                    "submission: score 0 (default) or leave out as the official jar does")
+    p.add_argument("--names", nargs="+", metavar="NAME", help="display names, one per --models entry (default: from "
+                   "the run: scale, data, step; else the folder name)")
+    p.add_argument("--bootstrap-resamples", type=int, default=EvalConfig.bootstrap_resamples,
+                   help="resamples for the 95%% bootstrap intervals and paired differences (0: none)")
+    p.add_argument("--bootstrap-seed", type=int, default=EvalConfig.bootstrap_seed)
     return p.parse_args(argv)
 
 
@@ -66,6 +76,10 @@ def _check(args) -> None:
         value = getattr(args, flag)
         if value and not Path(value).is_file():
             raise ModelError(f"--{flag.replace('_', '-')} {value}: no such file")
+    if args.names and (len(args.names) != len(args.models) or len(set(args.names)) != len(args.names)):
+        raise ModelError(f"--names: give one distinct name per --models entry ({len(args.models)}), got {args.names}")
+    if args.bootstrap_resamples < 0:
+        raise ModelError("--bootstrap-resamples: must be >= 0 (0: no intervals)")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ModelError("--device cuda: no CUDA device here; use --device cpu")
 
@@ -93,6 +107,7 @@ def eval_config(args, submission: Path | None) -> EvalConfig:
         max_prompt_tokens=args.max_prompt_tokens, max_exact_tokens=args.max_exact_tokens,
         max_ideal_tokens=args.max_ideal_tokens, factoid_candidates=args.factoid_candidates,
         repeat_question=args.repeat_question, ideal_answers=not args.no_ideal_answers, missing=args.missing,
+        bootstrap_resamples=args.bootstrap_resamples, bootstrap_seed=args.bootstrap_seed,
     )
 
 
@@ -115,7 +130,7 @@ class _Progress:
 
 
 def evaluate_one(spec, args, heldout: dict[str, list[str]], out: Path):
-    """(report entry without the tokenizer group, tokenizer) of one model."""
+    """(report entry without the tokenizer group and intervals, tokenizer, raw result) of one model."""
     from biomamba.eval.lm_metrics import evaluate_texts
     from biomamba.eval.runner import evaluate_model
 
@@ -154,7 +169,19 @@ def evaluate_one(spec, args, heldout: dict[str, list[str]], out: Path):
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    return entry, tokenizer
+    return entry, tokenizer, result
+
+
+def set_names(specs, metas: list, names: list[str] | None) -> None:
+    """``--names``, else the run's name (scale, data, step), else the folder name; made distinct."""
+    name_models(specs)
+    for s, meta, given in zip(specs, metas, names or [None] * len(specs)):
+        s.name = given or run_name(meta) or s.name
+    if not names:
+        taken = [s.name for s in specs]
+        for s in specs:
+            if taken.count(s.name) > 1:
+                s.name = f"{s.name} ({s.path.name})"
 
 
 def _write_json(path: Path, obj) -> None:
@@ -171,7 +198,8 @@ def main(argv=None) -> int:
     except (ModelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    name_models(specs)
+    metas = [training_meta(s.path, s.kind, s.tag) for s in specs]
+    set_names(specs, metas, args.names)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = {**vars(args), "eval": eval_config(args, None).to_dict(),
@@ -179,14 +207,20 @@ def main(argv=None) -> int:
     report = {"models": [], "config": config, "versions": versions()}
     _write_json(out / "config.json", report["config"])
     _write_json(out / "versions.json", report["versions"])
-    tokenizers = []
-    for spec in specs:
+    tokenizers, results = [], []
+    eval_sets = evaluation_sets(args)
+    for spec, meta in zip(specs, metas):
         print(f"[evaluate] {spec.name} ({spec.kind}, {spec.path})", file=sys.stderr, flush=True)
-        entry, tokenizer = evaluate_one(spec, args, heldout, out)
+        entry, tokenizer, result = evaluate_one(spec, args, heldout, out)
+        manifests = training_manifests(meta)
+        entry["training_data"] = [path for path, _ in manifests]
+        entry["contamination"] = contamination(manifests, eval_sets, finetune_sets(meta))
         report["models"].append(entry)
         tokenizers.append(tokenizer)
+        results.append(result)
     for entry, group in zip(report["models"], tokenizer_groups(tokenizers)):
         entry["tokenizer"]["group"] = group
+    add_statistics(report, results, args.bootstrap_resamples, args.bootstrap_seed)
     _write_json(out / "report.json", report)
     (out / "report.md").write_text(render(report))
     plot(report, out / "report.png")

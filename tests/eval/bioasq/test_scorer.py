@@ -130,7 +130,8 @@ def test_summary_gets_rouge_but_no_exact_score():
     exact_keys = [k for k in r.scores if not k.startswith("rouge")]
     assert all(r.scores[k] == 0.0 for k in exact_keys)
     assert r.counts["summary"] == 1 and r.scores["rouge2_f1"] == 1.0 and r.scores["rougesu4_recall"] == 1.0
-    assert set(r.per_question[0]) == {"id", "type", "missing", "rouge2_f1", "rougesu4_f1"}
+    assert set(r.per_question[0]) == {"id", "type", "missing", "rouge2_recall", "rouge2_f1", "rougesu4_recall",
+                                      "rougesu4_f1"}
 
 
 def test_wrong_shapes_score_zero_with_a_warning():
