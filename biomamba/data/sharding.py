@@ -1,10 +1,10 @@
 """Which documents each read stream owns in an epoch.
 
-A *stream* is the unit of reading and of resume state: DP rank ``r`` owns
-streams ``r * S .. r * S + S - 1`` of ``G = dp_size * S`` (``S`` =
-``streams_per_rank``), and DataLoader workers serve whole streams.  Tensor
-parallel ranks never appear here: TP peers pass the same DP rank and so read
-the same streams.
+A *stream* is the unit of reading and of resume state: the job has a fixed
+number ``G`` of logical streams (``data.logical_streams``), dealt out to DP
+ranks by :mod:`.layout`, and DataLoader workers serve whole streams.  Neither
+DP nor tensor-parallel ranks appear here, so which documents a stream reads
+does not depend on the parallel layout.
 
 With at least ``G`` shards, stream ``g`` reads shards ``order[g::G]`` whole.
 With fewer, every stream reads every shard but keeps only documents
