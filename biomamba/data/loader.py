@@ -73,7 +73,8 @@ class TokenLoader:
 
     def epochs(self) -> dict[str, int]:
         """Per dataset, the epoch the slowest of this rank's streams is in (for logging)."""
-        return {src.name: min(st["datasets"][src.name][0] for st in self._streams.values()) for src in self.plan.sources}
+        streams = self._streams.values()
+        return {src.name: min(st["datasets"][src.name][0] for st in streams) for src in self.plan.sources}
 
     def __iter__(self) -> Iterator[dict]:
         W = min(self.cfg.num_workers, self.layout.streams_per_rank)  # a worker without streams would idle

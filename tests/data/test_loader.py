@@ -64,7 +64,8 @@ def test_streams_cover_each_epoch_exactly_once(tmp_path, make_cfg, n_shards, doc
                 loader.load_state_dict(states[rank])
             batches = take(loader, 8)
             states[rank] = loader.state_dict()
-            assert all(pos == [epoch + 1, 0, 0, 0] for s in states[rank]["streams"].values() for pos in s["datasets"].values())
+            positions = [pos for s in states[rank]["streams"].values() for pos in s["datasets"].values()]
+            assert all(pos == [epoch + 1, 0, 0, 0] for pos in positions)
             for b in batches:
                 ids.update(b["input_ids"].flatten().tolist())
                 order += b["input_ids"][:, 0].tolist()

@@ -101,7 +101,8 @@ def test_real_shards_same_global_batches_for_any_dp_size(real_runs):
 def test_resume_under_another_dp_size_neither_replays_nor_skips(prepared_sample, real_runs, tmp_path, before, after):
     run = resume_copy(real_runs[before], tmp_path / "resumed", CUT)
     proc = torchrun(after, CONFIG, real_overrides(prepared_sample, run, after, **{"data.num_workers": 2}))
-    assert "data-parallel size changed" in proc.stdout and "continues at the saved global sample position" in proc.stdout
+    assert "data-parallel size changed" in proc.stdout
+    assert "continues at the saved global sample position" in proc.stdout
     ref = losses(real_runs[2])
     assert_close(losses(run), ref, range(CUT + 1, STEPS + 1))  # only the steps after the resume ran
     first = {w: d for w, d in documents(real_runs[before]).items() if w < CUT * 8}  # fed before the checkpoint
@@ -128,6 +129,12 @@ def test_synthetic_resume_with_other_dp_size_and_grad_accumulation(tmp_path):
     proc = torchrun(1, TINY, SYNTH + ["data.micro_batch_size=4", "parallel.gradient_accumulation_steps=2",
                                       f"run_dir={run}"])
     assert "data-parallel size changed" in proc.stdout
-    assert_close(losses(run), losses(full), range(4, 7))
+    got, ref = losses(run), losses(full)
+    assert_close({4: got[4]}, ref, [4])  # restored weights on the same samples: the data did not move
+    # After one update in the new layout the runs differ in the last bits: 2 accumulated micro-batches
+    # and a 2-rank average sum the gradients in different orders, and Adam's normalisation magnifies
+    # that for near-zero gradients (measured 2.8e-6 relative at step 5). A replayed or skipped
+    # batch would differ by ~1e-2.
+    assert sorted(got) == [4, 5, 6] and all(abs(got[s] - ref[s]) <= 1e-5 * ref[s] for s in (5, 6)), (got, ref)
     state = json.loads((run / "checkpoints" / "step_00000006" / "biomamba_meta.json").read_text())["train_state"]
     assert state["step"] == 6 and state["tokens_seen"] == 6 * 8 * 32
