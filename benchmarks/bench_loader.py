@@ -155,7 +155,10 @@ def main() -> None:
         B, L, W = args.batch, args.seq_len, args.workers
         epoch_batches = tokens // (B * L)
         datasets = [DatasetConfig(path=str(split), name="bench")]
-        cfg = DataConfig(datasets=datasets, seq_len=L, micro_batch_size=B, num_workers=W).validate()
+        # One logical stream per worker (the loader's layout before logical streams): with fewer shards
+        # than streams every stream reads every shard's tar headers (sample-level split).
+        cfg = DataConfig(datasets=datasets, seq_len=L, micro_batch_size=B, num_workers=W,
+                         logical_streams=max(1, W)).validate()
 
         class Naive(NaiveWebDataset, IterableDataset):
             pass
@@ -170,7 +173,7 @@ def main() -> None:
             return sum(1 for _ in loader) * B * L
 
         def run_loader(workers: int) -> int:
-            same_order = cfg.replace(num_workers=workers, streams_per_rank=cfg.streams())
+            same_order = cfg.replace(num_workers=workers)  # the order does not depend on num_workers
             loader = build_train_loader(same_order, dp_rank=0, dp_size=1)
             return sum(1 for _ in itertools.islice(loader, epoch_batches)) * B * L
 
