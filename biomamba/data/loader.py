@@ -87,7 +87,7 @@ class TokenLoader:
                 group = list(itertools.islice(pieces, max(1, W)))
                 if not group:
                     return
-                # guards the round-robin assumption documented above
+                # guards the round-robin assumption documented in .workers
                 if len(group) < max(1, W) or any(piece["k"] != self._batches for piece in group):
                     got = [piece["k"] for piece in group]
                     raise RuntimeError(f"loader received pieces of batches {got} where {self._batches} was due")
