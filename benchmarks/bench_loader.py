@@ -203,7 +203,7 @@ def main() -> None:
         t0 = time.perf_counter()
         next(iter(resumed))
         resume_s = time.perf_counter() - t0
-        print(f"resume after {state['batches']} batches: first batch in {resume_s:.2f} s", flush=True)
+        print(f"resume after {done.batches_done} batches: first batch in {resume_s:.2f} s", flush=True)
 
         lines = [
             bench_line("loader_tokens_per_s", ours_tps, ">=", 0.5 * tar_tps),
@@ -230,7 +230,7 @@ def main() -> None:
                 row(f"`build_train_loader`, {W} workers, shards already verified (headline)", "loader"),
                 row("`build_train_loader`, same order, in the training process (`num_workers=0`)", "in_process"),
                 "",
-                f"Resume after {state['batches']} batches (re-reads the current shard of each stream up to the saved "
+                f"Resume after {done.batches_done} batches (re-reads the current shard of each stream up to the saved "
                 f"document): first batch in {resume_s:.2f} s.",
                 "",
                 "```",
