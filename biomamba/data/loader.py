@@ -84,33 +84,40 @@ class TokenLoader:
         log = open(self.document_log, "a") if self.document_log else None  # debug only: see data.log_documents
         try:
             while True:
-                group = list(itertools.islice(pieces, max(1, W)))
+                group = list(itertools.islice(pieces, max(1, W)))  # one message of every worker
                 if not group:
                     return
                 # guards the round-robin assumption documented in .workers
-                if len(group) < max(1, W) or any(piece["k"] != self._batches for piece in group):
-                    got = [piece["k"] for piece in group]
-                    raise RuntimeError(f"loader received pieces of batches {got} where {self._batches} was due")
-                packed = np.empty((self.plan.batch_size, self.plan.seq_len + 2), dtype=np.int32)
-                rows, docs = [], []
-                for piece in group:
-                    packed[piece["rows"]] = piece["packed"]
-                    rows += piece["rows"]
-                    docs += piece["docs"] or []
-                    self._streams.update(piece["states"])
-                    remember_verified(piece["verified"])
-                if sorted(rows) != list(range(self.plan.batch_size)):
-                    raise RuntimeError(f"batch {self._batches}: workers filled rows {sorted(rows)}")
-                if log is not None:
-                    windows = self.layout.batch_windows(self._batches)
-                    log.writelines(json.dumps({"window": windows[i], "docs": d}) + "\n" for i, d in zip(rows, docs))
-                    log.flush()
-                self._batches += 1
-                yield unpack(packed)
+                n = len(group[0]["batches"])
+                if len(group) < max(1, W) or any(m["k"] != self._batches or len(m["batches"]) != n for m in group):
+                    got = [(m["k"], len(m["batches"])) for m in group]
+                    raise RuntimeError(f"loader received batches (first, count) {got} where {self._batches} was due")
+                for m in group:
+                    remember_verified(m["verified"])
+                for i in range(n):
+                    yield self._assemble([m["batches"][i] for m in group], log)
         finally:
             if log is not None:
                 log.close()
             pieces.close()
+
+    def _assemble(self, parts: list[dict], log) -> dict:
+        """Micro-batch ``self._batches`` from the workers' pieces; records their streams' states."""
+        packed = np.empty((self.plan.batch_size, self.plan.seq_len + 2), dtype=np.int32)
+        rows, docs = [], []
+        for part in parts:
+            packed[part["rows"]] = part["packed"]
+            rows += part["rows"]
+            docs += part["docs"] or []
+            self._streams.update(part["states"])
+        if sorted(rows) != list(range(self.plan.batch_size)):
+            raise RuntimeError(f"batch {self._batches}: workers filled rows {sorted(rows)}")
+        if log is not None:
+            windows = self.layout.batch_windows(self._batches)
+            log.writelines(json.dumps({"window": windows[i], "docs": d}) + "\n" for i, d in zip(rows, docs))
+            log.flush()
+        self._batches += 1
+        return unpack(packed)
 
     def state_dict(self) -> dict:
         """JSON-serialisable position of this DP rank (store one per rank in the checkpoint)."""

@@ -60,36 +60,48 @@ def unpack(packed: np.ndarray) -> dict:
 
 
 class _TrainWork(IterableDataset):
-    """What each DataLoader worker runs: its streams' rows of every micro-batch from ``first_batch`` on."""
+    """What each DataLoader worker runs: its streams' rows of every micro-batch from ``first_batch`` on,
+    ``chunk`` micro-batches per message."""
 
     def __init__(self, plan: TrainPlan, layout: Layout, streams: dict, first_batch: int, stop: int | None,
                  n_workers: int):
         self.plan, self.layout, self.streams = plan, layout, streams
         self.first_batch, self.stop, self.n_workers = first_batch, stop, n_workers
+        # Each worker fills 1/W of every batch; sending W batches' worth per message keeps one
+        # message per delivered batch, as when a worker built whole batches (the queue's per-message
+        # cost measured as much as packing a 512-token batch on 2 cores).
+        self.chunk = n_workers
+
+    def piece(self, mine: dict[int, TrainStream], k: int) -> dict:
+        """This worker's rows of micro-batch ``k``, and its streams' states after them."""
+        N = self.plan.n_streams
+        rows: dict[int, list[int]] = {}
+        for i, w in enumerate(self.layout.batch_windows(k)):
+            if w % N in mine:
+                rows.setdefault(w % N, []).append(i)
+        idx, parts, docs, states = [], [], [], {}
+        for g, at in rows.items():  # a stream's rows in one batch are its next windows, in order
+            packed, spans = mine[g].next_windows(len(at))
+            idx += at
+            parts.append(packed)
+            docs += spans or []
+            states[g] = mine[g].state()
+        empty = np.empty((0, self.plan.seq_len + 2), dtype=np.int32)
+        return {"rows": idx, "packed": np.concatenate(parts) if parts else empty,
+                "docs": docs if self.plan.track_documents else None, "states": states}
 
     def __iter__(self) -> Iterator[dict]:
         _, wid = _worker()
-        plan, lay, N = self.plan, self.layout, self.plan.n_streams
+        plan, lay = self.plan, self.layout
         mine = {g: TrainStream(plan, g, st["datasets"], st["windows"])
                 for g, st in self.streams.items() if lay.worker_of(g, self.n_workers) == wid}
         k = self.first_batch
         while self.stop is None or k < self.stop:
-            rows: dict[int, list[int]] = {}
-            for i, w in enumerate(lay.batch_windows(k)):
-                if w % N in mine:
-                    rows.setdefault(w % N, []).append(i)
-            idx, parts, docs, states = [], [], [], {}
-            for g, at in rows.items():  # a stream's rows in one batch are its next windows, in order
-                packed, spans = mine[g].next_windows(len(at))
-                idx += at
-                parts.append(packed)
-                docs += spans or []
-                states[g] = mine[g].state()
+            n = self.chunk if self.stop is None else min(self.chunk, self.stop - k)
+            batches = [self.piece(mine, k + i) for i in range(n)]
             verified = [v for st in mine.values() for v in st.pop_newly_verified()] if mine else []
-            empty = np.empty((0, plan.seq_len + 2), dtype=np.int32)
-            yield {"k": k, "rows": idx, "packed": np.concatenate(parts) if parts else empty,
-                   "docs": docs if plan.track_documents else None, "states": states, "verified": verified}
-            k += 1
+            yield {"k": k, "batches": batches, "verified": verified}
+            k += n
 
 
 class _ValWork(IterableDataset):
