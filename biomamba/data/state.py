@@ -69,11 +69,7 @@ def describe_changes(saved: dict, current: dict) -> list[str]:
 def check_state(state: dict) -> None:
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
-        hint = ""
-        if got == "biomamba-loader-state/1":
-            hint = ("; it was written before logical streams (its order depended on the DP size): resume with "
-                    "checkpoint.allow_loader_mismatch=true to restart the current epochs")
-        raise LoaderStateError(f"not a loader state (format {got!r}, expected {STATE_FORMAT!r}){hint}")
+        raise LoaderStateError(f"not a loader state (format {got!r}, expected {STATE_FORMAT!r})")
     for key in ("fingerprint", "position", "streams"):
         if key not in state:
             raise LoaderStateError(f"loader state lacks {key!r}; it was not written by TokenLoader.state_dict()")
@@ -83,10 +79,25 @@ def copy_stream(s: dict) -> dict:
     return {"windows": int(s["windows"]), "datasets": {k: list(v) for k, v in s["datasets"].items()}}
 
 
+def _from_v1(state: dict) -> dict:
+    """A state written before logical streams, in today's layout: its fingerprint keeps the old
+    layout keys (so it never resumes exactly; ``allow_mismatch`` restarts its epochs) minus the DP
+    rank, and its global position is its batches times micro-batch times DP size."""
+    fp = {k: v for k, v in state.get("fingerprint", {}).items() if k != "dp_rank"}
+    rank = state.get("fingerprint", {}).get("dp_rank", 0)
+    position = int(state.get("batches", 0)) * int(fp.get("micro_batch_size", 1)) * int(fp.get("dp_size", 1))
+    # negative ids: no logical stream of today, distinct across the old ranks
+    streams = {str(-1 - i - 100_000 * int(rank)): {"windows": 0, "datasets": s["datasets"]}
+               for i, s in enumerate(state["streams"])}
+    return {"format": STATE_FORMAT, "fingerprint": fp, "position": position, "streams": streams}
+
+
 def merge_states(states: list[dict]) -> dict:
     """One state holding every stream of ``states`` (the per-rank states of one checkpoint)."""
     if not states:
         raise LoaderStateError("no loader state given")
+    v1 = "biomamba-loader-state/1"
+    states = [_from_v1(s) if isinstance(s, dict) and s.get("format") == v1 and "streams" in s else s for s in states]
     for s in states:
         check_state(s)
     first = states[0]

@@ -126,3 +126,18 @@ def test_document_log_names_each_windows_documents(split, make_cfg, tmp_path):
         assert sum(end - first for *_, first, end in spans) == L
         assert all(name == "ds0" and epoch == 0 for name, epoch, *_ in spans)
         assert len(doc_ids) <= len(spans)
+
+
+def test_state_from_before_logical_streams_restarts_its_epochs_only_when_allowed(split, make_cfg):
+    """Format /1 (per-rank streams): refused with the changes listed, or restarted under allow_mismatch."""
+    v1 = {"format": "biomamba-loader-state/1", "batches": 30,
+          "fingerprint": {"seq_len": L, "micro_batch_size": 4, "seed": 7, "shuffle": True, "shuffle_buffer": 8,
+                          "streams_per_rank": 1, "dp_size": 2, "dp_rank": 1, "datasets": ["ds0"]},
+          "streams": [{"datasets": {"ds0": [1, 3, 2, 5]}}]}
+    loader = build_train_loader(make_cfg(split, logical_streams=4), dp_rank=0, dp_size=1)
+    with pytest.raises(Exception, match=r"logical_streams: <absent> -> 4.*allow_loader_mismatch=true"):
+        loader.load_state_dict(v1)
+    with pytest.warns(UserWarning, match="resuming the loader inexactly"):
+        loader.load_state_dict(v1, allow_mismatch=True)
+    assert loader.position == 30 * 4 * 2 and loader.epochs() == {"ds0": 1}
+    assert all(s["datasets"]["ds0"] == [1, 0, 0, 0] for s in loader.state_dict()["streams"].values())
