@@ -173,7 +173,10 @@ def main() -> None:
         B, L, W = args.batch, args.seq_len, args.workers
         epoch_batches = tokens // (B * L)
         datasets = [DatasetConfig(path=str(split), name="bench")]
-        cfg = DataConfig(datasets=datasets, seq_len=L, micro_batch_size=B, num_workers=W).validate()
+        # One logical stream per worker (the loader's layout before logical streams): with fewer shards
+        # than streams every stream reads every shard's tar headers (sample-level split).
+        cfg = DataConfig(datasets=datasets, seq_len=L, micro_batch_size=B, num_workers=W,
+                         logical_streams=max(1, W)).validate()
 
         class Naive(NaiveWebDataset, IterableDataset):
             pass
@@ -196,7 +199,7 @@ def main() -> None:
             return sum(1 for _ in loader) * B * L
 
         def run_loader(workers: int) -> int:
-            same_order = cfg.replace(num_workers=workers, streams_per_rank=cfg.streams())
+            same_order = cfg.replace(num_workers=workers)  # the order does not depend on num_workers
             loader = build_train_loader(same_order, dp_rank=0, dp_size=1)
             return sum(1 for _ in itertools.islice(loader, epoch_batches)) * B * L
 
@@ -228,7 +231,7 @@ def main() -> None:
         t0 = time.perf_counter()
         next(iter(resumed))
         resume_s = time.perf_counter() - t0
-        print(f"resume after {state['batches']} batches: first batch in {resume_s:.2f} s", flush=True)
+        print(f"resume after {done.batches_done} batches: first batch in {resume_s:.2f} s", flush=True)
 
         lines = [
             bench_line("loader_tokens_per_s", ours_tps, ">=", 0.5 * tar_tps),
@@ -259,7 +262,7 @@ def main() -> None:
                 row(f"`build_train_loader`, {W} workers, shards already verified (headline)", "loader"),
                 row("`build_train_loader`, same order, in the training process (`num_workers=0`)", "in_process"),
                 "",
-                f"Resume after {state['batches']} batches (re-reads the current shard of each stream up to the saved "
+                f"Resume after {done.batches_done} batches (re-reads the current shard of each stream up to the saved "
                 f"document): first batch in {resume_s:.2f} s.",
                 "",
                 "```",

@@ -64,7 +64,7 @@ def main() -> None:
         model = transformers.MambaForCausalLM(hf_config_from_ours(cfg))
         model.load_state_dict(hf_state_dict_from_ours(ours.state_dict()))
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    src = SyntheticTokens(cfg.vocab_size, args.seq, 1, 1, 0, 1, seed=1234)
+    src = SyntheticTokens(cfg.vocab_size, args.seq, 1, 0, 1, seed=1234)
 
     class Tokens(Dataset):
         def __len__(self):

@@ -1,10 +1,10 @@
 """Loader configuration (the ``data:`` section of a training config).
 
 Only fields that change *which tokens land in which batch* enter the resume
-fingerprint (see :mod:`biomamba.data.state`); ``num_workers`` (when
-``streams_per_rank`` is set), ``verify``, ``prefetch_factor``,
-``worker_start_method``, ``val_*`` and ``max_tokens`` can change between a
-checkpoint and its resume without breaking exactness.
+fingerprint (see :mod:`biomamba.data.state`); ``micro_batch_size``,
+``num_workers``, ``verify``, ``prefetch_factor``, ``worker_start_method``,
+``val_*``, ``max_tokens`` and the number of data-parallel ranks can change
+between a checkpoint and its resume without breaking exactness.
 """
 
 from __future__ import annotations
@@ -47,11 +47,16 @@ class DataConfig(Config):
     micro_batch_size: int = 8
     # Validation micro-batch; None: micro_batch_size.
     val_micro_batch_size: int | None = None
-    # DataLoader worker processes per DP rank (0: read in the training process).
+    # DataLoader worker processes per DP rank (0: read in the training process); at most
+    # logical_streams / dp_size are used (a worker serves whole streams).
     num_workers: int = 2
-    # Independent read streams per DP rank; fixes the data order.  None: max(1, num_workers).
-    # num_workers must divide it; with it set explicitly, num_workers may change on resume.
-    streams_per_rank: int | None = None
+    # Logical read streams of the whole job; fixes the data order whatever the number of DP
+    # ranks (see biomamba/data/layout.py).  Must be a multiple of every DP size the run uses
+    # (64: 1, 2, 4, ..., 64 ranks); every stream needs a document of each dataset per epoch.
+    logical_streams: int = 64
+    # Debug: append the documents behind every delivered window to <run_dir>/documents/
+    # rank*.jsonl (tests count them to prove resumes neither replay nor skip data).
+    log_documents: bool = False
     shuffle: bool = True
     # Documents held by each stream's in-shard shuffle buffer (<= 1: no in-shard shuffle).
     shuffle_buffer: int = 1024
@@ -66,9 +71,6 @@ class DataConfig(Config):
     # (seconds per worker).  Inside processes made by torch.multiprocessing.spawn the
     # platform default is already "spawn", hence an explicit setting.
     worker_start_method: Literal["fork", "spawn", "forkserver"] = "fork"
-
-    def streams(self) -> int:
-        return self.streams_per_rank if self.streams_per_rank is not None else max(1, self.num_workers)
 
     def check(self) -> None:
         if not self.datasets:
@@ -106,12 +108,5 @@ class DataConfig(Config):
             raise ConfigError(f"data.seed: must be >= 0, got {self.seed}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ConfigError(f"data.max_tokens: must be >= 1 or null (no budget), got {self.max_tokens}")
-        if self.streams_per_rank is not None:
-            if self.streams_per_rank < 1:
-                raise ConfigError(f"data.streams_per_rank: must be >= 1 or null, got {self.streams_per_rank}")
-            if self.num_workers > 0 and self.streams_per_rank % self.num_workers:
-                raise ConfigError(
-                    f"data.streams_per_rank: {self.streams_per_rank} is not a multiple of data.num_workers="
-                    f"{self.num_workers}; each worker serves whole streams — use a divisor of "
-                    f"{self.streams_per_rank} for num_workers"
-                )
+        if self.logical_streams < 1:
+            raise ConfigError(f"data.logical_streams: must be >= 1, got {self.logical_streams}")

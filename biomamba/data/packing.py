@@ -34,11 +34,13 @@ def token_bytes(nbytes: int, ntokens: int) -> np.ndarray:
 
 @dataclass
 class Doc:
-    """One document: tokens ending in EOS, UTF-8 bytes, and where it sits in its stream."""
+    """One document: tokens ending in EOS, UTF-8 bytes, where it sits in its stream, and its
+    identity (training: ``(dataset, epoch, shard, index in shard)``, for the document log)."""
 
     tokens: np.ndarray
     nbytes: int
     pos: tuple = ()
+    id: tuple = ()
 
 
 class Packer:
@@ -54,6 +56,7 @@ class Packer:
         self._doc: Doc | None = None
         self._pos = start_pos
         self._off = start_offset
+        self._pieces: list[tuple] = []  # (doc id, span offset, first doc token, tokens) of the last span
 
     @property
     def position(self) -> tuple[tuple, int]:
@@ -71,6 +74,7 @@ class Packer:
         credit: list[int] = []
         pieces: list[np.ndarray] = []
         got = cum = 0
+        self._pieces = []
         while got < need:
             if self._doc is None:
                 doc = next(self._docs, None)
@@ -82,6 +86,7 @@ class Packer:
             a = self._off
             m = min(ntok - a, need - got)
             pieces.append(doc.tokens[a : a + m])
+            self._pieces.append((doc.id, got, a, m))
             base = credited_bytes(a, doc.nbytes, ntok)
             while len(credit) < len(bounds) and bounds[len(credit)] <= got + m:
                 x = bounds[len(credit)]
@@ -95,3 +100,17 @@ class Packer:
         credit += [cum] * (len(bounds) - len(credit))
         tokens = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
         return tokens, np.diff(np.asarray(credit, dtype=np.int64))
+
+    def target_spans(self, n_windows: int, seq_len: int) -> list[list[list]]:
+        """For each window of the last :meth:`take`, the document token ranges its targets cover:
+        ``[*doc.id, first, end]`` (targets of window ``i`` are span positions ``i*L+1 .. i*L+L``)."""
+        out = []
+        for i in range(n_windows):
+            lo, hi = i * seq_len + 1, i * seq_len + seq_len + 1
+            spans = []
+            for doc_id, at, a, m in self._pieces:
+                x0, x1 = max(lo, at), min(hi, at + m)
+                if x0 < x1:
+                    spans.append([*doc_id, a + x0 - at, a + x1 - at])
+            out.append(spans)
+        return out

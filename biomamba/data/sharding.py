@@ -1,14 +1,16 @@
 """Which documents each read stream owns in an epoch.
 
-A *stream* is the unit of reading and of resume state: DP rank ``r`` owns
-streams ``r * S .. r * S + S - 1`` of ``G = dp_size * S`` (``S`` =
-``streams_per_rank``), and DataLoader workers serve whole streams.  Tensor
-parallel ranks never appear here: TP peers pass the same DP rank and so read
-the same streams.
+A *stream* is the unit of reading and of resume state: the job has a fixed
+number ``G`` of logical streams (``data.logical_streams``), dealt out to DP
+ranks by :mod:`.layout`, and DataLoader workers serve whole streams.  Neither
+DP nor tensor-parallel ranks appear here, so which documents a stream reads
+does not depend on the parallel layout.
 
 With at least ``G`` shards, stream ``g`` reads shards ``order[g::G]`` whole.
-With fewer, every stream reads every shard but keeps only documents
-``i % G == g`` (sample-level split), so no stream idles.  Either way the ``G``
+With fewer, every stream reads every shard but keeps only the documents whose
+index in the epoch (shards concatenated in the epoch's order) is ``≡ g (mod G)``
+(sample-level split), so every stream gets ``floor`` or ``ceil`` of
+``documents / G`` and none idles, even with shards smaller than ``G``.  Either way the ``G``
 streams partition the epoch: each document once, none lost.
 
 webdataset's ``split_by_node``/``split_by_worker`` do the shard-level half of
@@ -44,10 +46,14 @@ def stream_slices(docs_per_shard: Sequence[int], order: Sequence[int], stream: i
     if len(order) >= n_streams:
         return [ShardSlice(int(k), 0, 1, int(docs_per_shard[k])) for k in order[stream::n_streams]]
     out = []
+    before = 0  # documents of the shards earlier in this epoch's order
     for k in order:
-        c = kept(int(docs_per_shard[k]), stream, n_streams)
+        n = int(docs_per_shard[k])
+        offset = (stream - before) % n_streams
+        c = kept(n, offset, n_streams)
         if c:
-            out.append(ShardSlice(int(k), stream, n_streams, c))
+            out.append(ShardSlice(int(k), offset, n_streams, c))
+        before += n
     return out
 
 
@@ -58,4 +64,4 @@ def min_docs_per_stream(docs_per_shard: Sequence[int], n_streams: int) -> int:
         return 0
     if len(docs_per_shard) >= n_streams:
         return min(docs_per_shard)
-    return min(sum(kept(n, g, n_streams) for n in docs_per_shard) for g in range(n_streams))
+    return sum(docs_per_shard) // n_streams

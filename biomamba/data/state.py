@@ -3,8 +3,9 @@
 The fingerprint is a flat dict of everything that decides which tokens land in
 which batch: the manifests' content (shard names, hashes and counts, EOS,
 dtype, tokenizer hash — not their paths, so moved data still resumes), the
-mixture, ``seq_len``, ``micro_batch_size``, ``seed``, shuffling, the stream
-layout (``streams_per_rank``, ``dp_size``) and the DP rank.  Keeping it flat
+mixture, ``seq_len``, ``seed``, shuffling and the number of logical streams.
+The DP layout and the micro-batch size are not in it: they only decide which
+part of the global order a rank delivers (see :mod:`.layout`).  Keeping it flat
 lets a refused resume say exactly which entries changed.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-STATE_FORMAT = "biomamba-loader-state/1"
+STATE_FORMAT = "biomamba-loader-state/2"  # /1: per-rank streams, order depended on the DP size
 
 
 class LoaderStateError(ValueError):
@@ -35,13 +36,10 @@ def fingerprint(plan) -> dict:
     """Flat, JSON-serialisable fingerprint of a :class:`~biomamba.data.stream.TrainPlan`."""
     fp = {
         "seq_len": plan.seq_len,
-        "micro_batch_size": plan.batch_size,
         "seed": plan.seed,
         "shuffle": plan.shuffle,
         "shuffle_buffer": plan.shuffle_buffer,
-        "streams_per_rank": plan.streams_per_rank,
-        "dp_size": plan.dp_size,
-        "dp_rank": plan.dp_rank,
+        "logical_streams": plan.n_streams,
         "datasets": [src.name for src in plan.sources],
     }
     for src, p in zip(plan.sources, plan.probs):
@@ -53,10 +51,8 @@ def fingerprint(plan) -> dict:
 
 
 HINTS = {
-    "streams_per_rank": "derived from num_workers when data.streams_per_rank is unset; "
-    "set data.streams_per_rank to the saved value and num_workers to a divisor of it",
-    "dp_rank": "each DP rank must load the state it saved",
-    "dp_size": "the stream layout depends on the number of DP ranks",
+    "logical_streams": "the number of logical streams fixes the data order, whatever the DP size; "
+    "set data.logical_streams to the saved value",
 }
 
 
@@ -74,6 +70,46 @@ def check_state(state: dict) -> None:
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise LoaderStateError(f"not a loader state (format {got!r}, expected {STATE_FORMAT!r})")
-    for key in ("fingerprint", "batches", "streams"):
+    for key in ("fingerprint", "position", "streams"):
         if key not in state:
             raise LoaderStateError(f"loader state lacks {key!r}; it was not written by TokenLoader.state_dict()")
+
+
+def copy_stream(s: dict) -> dict:
+    return {"windows": int(s["windows"]), "datasets": {k: list(v) for k, v in s["datasets"].items()}}
+
+
+def _from_v1(state: dict) -> dict:
+    """A state written before logical streams, in today's layout: its fingerprint keeps the old
+    layout keys (so it never resumes exactly; ``allow_mismatch`` restarts its epochs) minus the DP
+    rank, and its global position is its batches times micro-batch times DP size."""
+    fp = {k: v for k, v in state.get("fingerprint", {}).items() if k != "dp_rank"}
+    rank = state.get("fingerprint", {}).get("dp_rank", 0)
+    position = int(state.get("batches", 0)) * int(fp.get("micro_batch_size", 1)) * int(fp.get("dp_size", 1))
+    # negative ids: no logical stream of today, distinct across the old ranks
+    streams = {str(-1 - i - 100_000 * int(rank)): {"windows": 0, "datasets": s["datasets"]}
+               for i, s in enumerate(state["streams"])}
+    return {"format": STATE_FORMAT, "fingerprint": fp, "position": position, "streams": streams}
+
+
+def merge_states(states: list[dict]) -> dict:
+    """One state holding every stream of ``states`` (the per-rank states of one checkpoint)."""
+    if not states:
+        raise LoaderStateError("no loader state given")
+    v1 = "biomamba-loader-state/1"
+    states = [_from_v1(s) if isinstance(s, dict) and s.get("format") == v1 and "streams" in s else s for s in states]
+    for s in states:
+        check_state(s)
+    first = states[0]
+    streams: dict[str, dict] = {}
+    for s in states:
+        if s["position"] != first["position"]:
+            raise LoaderStateError(f"the ranks' loader states are at different global positions "
+                                   f"({first['position']} and {s['position']}); they are not from one checkpoint")
+        if describe_changes(first["fingerprint"], s["fingerprint"]):
+            raise LoaderStateError("the ranks' loader states have different fingerprints; they are not from one run")
+        for g, st in s["streams"].items():
+            if g in streams and streams[g] != st:  # tensor-parallel peers save identical states
+                raise LoaderStateError(f"two loader states disagree on stream {g}; they are not from one checkpoint")
+            streams[g] = st
+    return {**first, "streams": streams}

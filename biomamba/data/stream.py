@@ -1,9 +1,9 @@
-"""One read stream of the training loader: documents -> packed micro-batches.
+"""One logical read stream of the training loader: documents -> packed windows.
 
 A stream's whole future is a pure function of its position: per dataset
 ``[epoch, slot, doc, token]`` (``slot``: index into the stream's shard slices of
 that epoch, ``doc``: emission index inside the slice's shuffled order,
-``token``: offset in that document) plus its batch count, which seeds the
+``token``: offset in that document) plus its window count, which seeds the
 mixture.  Epochs follow each other without a break: the packer carries the tail
 of epoch ``e`` into the first window of ``e + 1``, so no token is dropped.
 """
@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from .format import ShardFormatError, read_manifest
-from .mixture import batch_rows
+from .mixture import window_datasets
 from .order import doc_order, name_key, reorder, shard_order
 from .packing import Doc, Packer
 from .shard_reader import ShardReader, Verify
@@ -58,25 +58,23 @@ class DatasetSource:
 
 @dataclass
 class TrainPlan:
-    """Everything a worker needs to run streams (picklable; built once per loader)."""
+    """Everything a worker needs to run streams (picklable; built once per loader).
+
+    ``n_streams`` (``data.logical_streams``) and the fields above it fix the global order;
+    ``batch_size``, ``dp_rank`` and ``dp_size`` only say which part of it this loader delivers.
+    """
 
     sources: list[DatasetSource]
     probs: np.ndarray
     seq_len: int
-    batch_size: int
     seed: int
     shuffle: bool
     shuffle_buffer: int
-    streams_per_rank: int
+    n_streams: int
+    batch_size: int
     dp_rank: int
     dp_size: int
-
-    @property
-    def n_streams(self) -> int:
-        return self.streams_per_rank * self.dp_size
-
-    def global_stream(self, s: int) -> int:
-        return self.dp_rank * self.streams_per_rank + s
+    track_documents: bool = False
 
 
 def iter_docs(src: DatasetSource, plan: TrainPlan, g: int, epoch: int, slot: int, doc: int) -> Iterator[Doc]:
@@ -93,19 +91,20 @@ def iter_docs(src: DatasetSource, plan: TrainPlan, g: int, epoch: int, slot: int
             try:
                 for j, sample in reorder(samples, order, doc if si == slot else 0):
                     tokens, nbytes = src.reader.decode(shard, sample)
-                    yield Doc(tokens, nbytes, (epoch, si, j))
+                    in_shard = sl.offset + sl.stride * int(order[j])
+                    yield Doc(tokens, nbytes, (epoch, si, j), (src.name, epoch, shard, in_shard))
             except IndexError as exc:  # the reader names the shard for count mismatches; this is a fallback
                 raise ShardFormatError(f"shard {src.reader.path(shard)}: {exc}") from exc
         epoch, slot, doc = epoch + 1, 0, 0
 
 
 class TrainStream:
-    """Stream ``s`` of this DP rank: produces its micro-batches in order, reports its position."""
+    """Logical stream ``g``: produces its windows in order and reports its position."""
 
-    def __init__(self, plan: TrainPlan, s: int, positions: dict[str, list[int]], batches: int):
+    def __init__(self, plan: TrainPlan, g: int, positions: dict[str, list[int]], windows: int):
         self.plan = plan
-        self.g = plan.global_stream(s)
-        self.batches = batches
+        self.g = g
+        self.windows = windows
         self._positions = {src.name: list(positions.get(src.name, START)) for src in plan.sources}
         self._packers: dict[str, Packer] = {}
 
@@ -116,16 +115,19 @@ class TrainStream:
             p = self._packers[src.name] = Packer(iter_docs(src, self.plan, self.g, e, slot, doc), (e, slot, doc), tok)
         return p
 
-    def next_batch(self) -> np.ndarray:
-        """The next micro-batch packed as int32 ``[B, L + 2]``: ``L + 1`` window tokens, then target bytes.
+    def next_windows(self, count: int) -> tuple[np.ndarray, list | None]:
+        """The stream's next ``count`` windows packed as int32 ``[count, L + 2]``: ``L + 1`` window
+        tokens, then target bytes; plus, with ``plan.track_documents``, each window's document spans
+        ``[dataset, epoch, shard, doc, first_token, end_token)`` of its targets (else None).
 
         One small array instead of three int64 tensors because it crosses the
         worker -> trainer process boundary (see ``loader.unpack``).
         """
         plan = self.plan
-        B, L = plan.batch_size, plan.seq_len
-        rows = batch_rows(plan.seed, self.g, self.batches, B, plan.probs)
-        packed = np.empty((B, L + 2), dtype=np.int32)
+        L = plan.seq_len
+        rows = window_datasets(plan.seed, self.g, self.windows, count, plan.probs)
+        packed = np.empty((count, L + 2), dtype=np.int32)
+        docs: list | None = [None] * count if plan.track_documents else None
         for d in np.unique(rows):
             src = plan.sources[int(d)]
             idx = np.flatnonzero(rows == d)
@@ -134,13 +136,16 @@ class TrainStream:
             # window i is span[i*L : i*L + L + 1]: consecutive windows share one token
             packed[idx, : L + 1] = np.lib.stride_tricks.sliding_window_view(span, L + 1)[::L]
             packed[idx, L + 1] = row_bytes
+            if docs is not None:
+                for i, spans in zip(idx.tolist(), packer.target_spans(len(idx), L)):
+                    docs[i] = spans
             (e, slot, doc), tok = packer.position
             self._positions[src.name] = [e, slot, doc, tok]
-        self.batches += 1
-        return packed
+        self.windows += count
+        return packed, docs
 
     def state(self) -> dict:
-        return {"datasets": {k: list(v) for k, v in self._positions.items()}}
+        return {"windows": self.windows, "datasets": {k: list(v) for k, v in self._positions.items()}}
 
     def pop_newly_verified(self) -> list:
         out = []

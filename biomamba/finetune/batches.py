@@ -68,7 +68,9 @@ class ExampleBatches:
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "batch": self.batch, "fingerprint": self.fingerprint}
 
-    def load_state_dict(self, state: dict, allow_mismatch: bool = False) -> None:
+    def load_state_dict(self, state: dict | list[dict], allow_mismatch: bool = False) -> None:
+        if isinstance(state, list):  # every rank's state: the engine resumes under another DP size,
+            state, allow_mismatch = state[0], True  # which changes the batching: restart the epoch
         if state.get("fingerprint") != self.fingerprint:
             if not allow_mismatch:
                 raise ValueError(

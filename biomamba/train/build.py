@@ -45,7 +45,7 @@ def build_data(cfg: TrainConfig, rt: Runtime):
 
         def source(seed_offset: int):
             return SyntheticTokens(cfg.model.vocab_size, cfg.data.seq_len, cfg.data.micro_batch_size,
-                                   cfg.parallel.gradient_accumulation_steps, rt.dp_rank, rt.dp_size, cfg.seed + seed_offset)
+                                   rt.dp_rank, rt.dp_size, cfg.seed + seed_offset)
 
         def val():
             it = iter(source(10_000_019))
@@ -61,7 +61,12 @@ def build_data(cfg: TrainConfig, rt: Runtime):
 
         raise ConfigError(f"model.vocab_size={cfg.model.vocab_size} is smaller than the shards' vocabulary ({vocab}); "
                           f"set model.vocab_size={vocab}")
-    train = build_train_loader(cfg.data, dp_rank=rt.dp_rank, dp_size=rt.dp_size, seed=cfg.data.seed)
+    doc_log = None
+    if cfg.data.log_documents:  # debug: which documents each window holds (tests count them)
+        doc_log = Path(cfg.run_dir) / "documents" / f"rank{rt.rank:05d}.jsonl"
+        doc_log.parent.mkdir(parents=True, exist_ok=True)
+    train = build_train_loader(cfg.data, dp_rank=rt.dp_rank, dp_size=rt.dp_size, seed=cfg.data.seed,
+                               document_log=doc_log)
     val = None
     if cfg.data.val_path:
         val = lambda: build_val_loader(cfg.data, dp_rank=rt.dp_rank, dp_size=rt.dp_size)  # noqa: E731

@@ -233,12 +233,12 @@ class CheckpointManager:
             plan["ds_tag"] = tag + UNIVERSAL_SUFFIX
         return plan
 
-    def load(self, engine, plan: dict) -> tuple[TrainState, dict | None, dict]:
+    def load(self, engine, plan: dict) -> tuple[TrainState, dict | list | None, dict]:
         """Restore the engine as planned; returns (train state, loader state, meta).
 
-        After a DP-size change every rank gets rank 0's loader state (to be loaded with
-        ``allow_mismatch``: the data order depends on the DP layout, so the loader restarts the
-        epoch it was in) and RNG states are not restored.
+        After a DP-size change the loader state is the list of every saved rank's state (the
+        logical streams a rank reads depend on the DP size; the loader takes its own from all
+        of them and continues at the saved global position) and RNG states are not restored.
         """
         tag_dir = self.dir / plan["tag"]
         with restricted_torch_load():  # DeepSpeed's shards: weights_only=True (see biomamba.safe_load)
@@ -253,6 +253,15 @@ class CheckpointManager:
             raise CheckpointError(f"{mine} is missing: the save of {tag_dir} is incomplete; use an earlier tag")
         own = torch.load(mine, map_location="cpu", weights_only=True)
         state = TrainState(**own["train_state"])
-        if not plan["layout_changed"]:
+        loader = own["loader"]
+        if plan["layout_changed"]:
+            files = sorted(tag_dir.glob("biomamba_rank*.pt"))
+            saved_world = plan["meta"].get("layout", {}).get("world_size")
+            if saved_world is not None and len(files) != saved_world:
+                raise CheckpointError(f"{tag_dir} holds {len(files)} rank states, its job had {saved_world} ranks; "
+                                      "the save is incomplete: use an earlier tag")
+            loader = [torch.load(f, map_location="cpu", weights_only=True)["loader"] for f in files]
+            loader = None if any(x is None for x in loader) else loader
+        else:
             set_rng_state(own["rng"])
-        return state, own["loader"], plan["meta"]
+        return state, loader, plan["meta"]

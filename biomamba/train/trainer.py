@@ -125,9 +125,10 @@ def train(cfg: TrainConfig, rt: Runtime, model, train_data, val_data_factory=Non
         changed = plan["layout_changed"]
         if changed and rt.is_main:
             print(f"[biomamba] data-parallel size changed since {resume_tag} ({meta['layout']['dp']} -> {rt.dp_size}): "
-                  "model and optimizer resumed exactly; the data loader restarts its current epoch", flush=True)
+                  "model and optimizer resumed exactly; the data continues at the saved global sample position",
+                  flush=True)
         if loader_state is not None:
-            train_data.load_state_dict(loader_state, allow_mismatch=changed or cfg.checkpoint.allow_loader_mismatch)
+            train_data.load_state_dict(loader_state, allow_mismatch=cfg.checkpoint.allow_loader_mismatch)
         if tokenizer_hash and meta.get("tokenizer_hash") not in (None, tokenizer_hash):
             raise RuntimeError(f"tokenizer changed since checkpoint {resume_tag}: {meta.get('tokenizer_hash')} != {tokenizer_hash}")
         if rt.is_main:

@@ -33,7 +33,7 @@ def test_training_starts_from_an_hf_directory(tmp_path):
                               "parallel.zero_stage=1", f"init.from_pretrained={hf_dir}", f"run_dir={run_dir}"])
     assert "kept 512 of 512 embedding rows" in proc.stdout
 
-    batch = SyntheticTokens(512, 32, 8, 1, 0, 1, seed=1234).micro_batch(0)
+    batch = SyntheticTokens(512, 32, 8, 0, 1, seed=1234).micro_batch(0)
     with torch.no_grad():
         logits = source(batch["input_ids"])
         want = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1)).item()

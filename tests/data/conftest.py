@@ -13,7 +13,8 @@ def make_cfg():
 
     def make(*paths, weights=None, **kw) -> DataConfig:
         weights = weights or [1.0] * len(paths)
-        base = dict(seq_len=16, micro_batch_size=4, num_workers=0, shuffle_buffer=8, seed=7, prefetch_factor=2)
+        base = dict(seq_len=16, micro_batch_size=4, num_workers=0, shuffle_buffer=8, seed=7, prefetch_factor=2,
+                    logical_streams=2)
         base.update(kw)
         datasets = [DatasetConfig(path=str(p), weight=w, name=f"ds{i}") for i, (p, w) in enumerate(zip(paths, weights))]
         cfg = DataConfig(datasets=datasets, **base)

@@ -21,8 +21,8 @@ def test_yaml_with_a_mixture(tmp_path):
     )
     cfg = load_config(DataConfig, path, ["num_workers=4", "verify=always", "max_tokens=1e9"])
     assert [d.resolved_name() for d in cfg.datasets] == ["pubmed/train", "pmc"]
-    assert cfg.streams() == 4 and cfg.max_tokens == 10**9 and cfg.verify == "always"
-    assert DataConfig(datasets=[DatasetConfig(path="x")], num_workers=0).streams() == 1
+    assert cfg.num_workers == 4 and cfg.max_tokens == 10**9 and cfg.verify == "always"
+    assert DataConfig(datasets=[DatasetConfig(path="x")]).logical_streams == 64
     assert DatasetConfig(path="/d/pmc/train/manifest.json").resolved_name() == "pmc/train"
 
 
@@ -41,8 +41,7 @@ def test_yaml_with_a_mixture(tmp_path):
         ({"shuffle_buffer": -1}, r"data\.shuffle_buffer"),
         ({"seed": -3}, r"data\.seed"),
         ({"max_tokens": 0}, r"data\.max_tokens"),
-        ({"streams_per_rank": 0}, r"data\.streams_per_rank: must be >= 1"),
-        ({"streams_per_rank": 3, "num_workers": 2}, r"data\.streams_per_rank: 3 is not a multiple of data\.num_w"),
+        ({"logical_streams": 0}, r"data\.logical_streams: must be >= 1"),
     ],
 )
 def test_errors_name_the_key(changes, message):

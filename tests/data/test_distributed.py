@@ -35,7 +35,7 @@ def _rank_main(rank, world, tp, train, val, store, n_docs, per_epoch):
         dp_rank, dp_size, tp_rank = rank // tp, world // tp, rank % tp
         cfg = DataConfig(
             datasets=[DatasetConfig(path=train, name="train")], val_path=val, seq_len=L, micro_batch_size=B,
-            num_workers=2, streams_per_rank=2, shuffle_buffer=8, seed=3, prefetch_factor=2,
+            num_workers=2, logical_streams=2 * dp_size, shuffle_buffer=8, seed=3, prefetch_factor=2,
         ).validate()
         loader = build_train_loader(cfg, dp_rank=dp_rank, dp_size=dp_size, seed=3)
         epoch = take(loader, per_epoch)

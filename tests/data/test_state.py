@@ -27,10 +27,10 @@ def test_digest_covers_content_not_location():
 
 
 def test_changes_are_listed_with_hints():
-    saved = {"seq_len": 2048, "dp_size": 8, "streams_per_rank": 2, "gone": 1}
-    now = {"seq_len": 4096, "dp_size": 16, "streams_per_rank": 2, "new": 2}
+    saved = {"seq_len": 2048, "logical_streams": 64, "seed": 1, "gone": 1}
+    now = {"seq_len": 4096, "logical_streams": 32, "seed": 1, "new": 2}
     changes = describe_changes(saved, now)
-    assert changes[0].startswith("dp_size: 8 -> 16 (")
+    assert changes[1].startswith("logical_streams: 64 -> 32 (")
     assert "seq_len: 2048 -> 4096" in changes and "gone: 1 -> <absent>" in changes and "new: <absent> -> 2" in changes
     assert describe_changes(saved, dict(saved)) == []
 
@@ -39,4 +39,6 @@ def test_check_state_rejects_foreign_objects():
     with pytest.raises(LoaderStateError, match="not a loader state"):
         check_state([1, 2])
     with pytest.raises(LoaderStateError, match="lacks 'streams'"):
-        check_state({"format": "biomamba-loader-state/1", "fingerprint": {}, "batches": 0})
+        check_state({"format": "biomamba-loader-state/2", "fingerprint": {}, "position": 0})
+    with pytest.raises(LoaderStateError, match="not a loader state"):
+        check_state({"format": "biomamba-loader-state/1", "fingerprint": {}, "batches": 0, "streams": []})
