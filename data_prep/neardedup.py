@@ -74,6 +74,25 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return lsh.b, lsh.r
 
 
+def _cached_bands(work: Path, cfg: CleanConfig) -> tuple[int, int]:
+    """:func:`lsh_bands`, remembered in ``WORK/bands.json``: importing datasketch (and scipy with it)
+    costs ~50 MB and ~1 s per task, which the bucket and filter tasks do not otherwise need."""
+    from data_prep.dedup import NearDeduper  # without datasketch: that is imported on first use
+
+    key = {"threshold": cfg.near_dup_threshold, "num_perm": cfg.num_perm, "weights": list(NearDeduper.LSH_WEIGHTS)}
+    cache = work / "bands.json"
+    try:
+        d = json.loads(cache.read_text())
+        if d["key"] == key:
+            return d["bands"], d["rows"]
+    except (OSError, ValueError, KeyError):
+        pass
+    b, r = lsh_bands(cfg.near_dup_threshold, cfg.num_perm)
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(cache, {"key": key, "bands": b, "rows": r})
+    return b, r
+
+
 @dataclass
 class Plan:
     """The parts of the inputs and the settings: everything every stage of every task must agree on."""
@@ -96,7 +115,7 @@ class Plan:
         if missing:
             raise NearDedupError(f"input not found: {', '.join(missing)} (give the clean stage's .jsonl output)")
         plan = cls(Path(work), [str(p.resolve()) for p in paths], cfg, max(1, int(part_mb * 2**20)))
-        plan.bands, plan.rows = lsh_bands(cfg.near_dup_threshold, cfg.num_perm)
+        plan.bands, plan.rows = _cached_bands(plan.work, cfg)
         sig = []
         for i, p in enumerate(paths):
             st = p.stat()

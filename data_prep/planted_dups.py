@@ -10,6 +10,7 @@ Everything is a function of the seed.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,15 @@ def _vocab(rng: np.random.Generator, n: int = 20000) -> list[str]:
     return [("".join(letters[rng.integers(0, 26, k)])) for k in lens]
 
 
-def jaccard(a: str, b: str, shingle_words: int = 5) -> float:
+@functools.lru_cache(maxsize=4)
+def _shingler(shingle_words: int):
     from data_prep.dedup import NearDeduper
 
-    d = NearDeduper(shingle_words=shingle_words, num_perm=16)
+    return NearDeduper(shingle_words=shingle_words, num_perm=16)
+
+
+def jaccard(a: str, b: str, shingle_words: int = 5) -> float:
+    d = _shingler(shingle_words)
     x, y = set(d.shingle_hashes(a).tolist()), set(d.shingle_hashes(b).tolist())
     return len(x & y) / max(1, len(x | y))
 
