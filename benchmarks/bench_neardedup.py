@@ -146,9 +146,14 @@ def main() -> int:
         f"| {max(r['rss_mib'] for r in v['runs']):,.0f} | {sum(r['cpu_s'] for r in v['runs']):,.1f} | {v['wall_s']:,.1f} |"
         for s, v in stages.items())
     n = args.docs
+    bands = stats["info"]["bands"]
+    members = sum(json.loads(p.read_text())["members"] for p in (work / "staged" / "buckets").glob("band-*.json"))
     rates = "\n".join([
         f"RATE neardedup_signatures_docs_per_core_s {n / sum(r['cpu_s'] for r in stages['signatures']['runs']):.1f}",
-        f"RATE neardedup_buckets_docs_per_core_s {n / sum(r['cpu_s'] for r in stages['buckets']['runs']):.1f}",
+        f"RATE neardedup_buckets_doc_bands_per_core_s "
+        f"{n * bands / sum(r['cpu_s'] for r in stages['buckets']['runs']):.1f}",
+        f"RATE neardedup_bucket_members_per_doc {members / n:.3f}",
+        f"RATE neardedup_task_base_rss_bytes {min(r['rss_mib'] for r in stages['filter']['runs']) * 2**20:.0f}",
         f"RATE neardedup_clusters_docs_per_core_s {n / stages['clusters']['runs'][0]['cpu_s']:.1f}",
         f"RATE neardedup_filter_docs_per_core_s {n / sum(r['cpu_s'] for r in stages['filter']['runs']):.1f}",
         f"RATE neardedup_single_docs_per_core_s {n / single['cpu_s']:.1f}",

@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", type=_csv, default=None)
     p.add_argument("--verify", action="store_true", help="re-hash every shard against its receipt")
 
+    p = sub.add_parser("plan", help="estimated wall time and peak memory per stage of a full-baseline run")
+    p.add_argument("--tasks", type=int, default=64, help="array tasks (one core each)")
+    p.add_argument("--citations", type=int, default=38_200_000)
+    p.add_argument("--files", type=int, default=1274, help="PubMed XML files (extract items)")
+    p.add_argument("--part-mb", type=float, default=256.0, help="neardedup --part-mb")
+    p.add_argument("--results", default=None, help="RESULTS.md with the RATE lines (default: benchmarks/RESULTS.md)")
+
     p = sub.add_parser("run", help="the whole chain from a config (configs/data/*.yaml)")
     p.add_argument("--config", required=True)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")

@@ -236,6 +236,20 @@ def cmd_merge_manifest(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    from data_prep.prep_plan import RESULTS, PlanError, format_plan, plan_rows, read_rates
+
+    if args.tasks < 1:
+        raise UsageError("--tasks: must be >= 1")
+    try:
+        rates = read_rates(args.results or RESULTS)
+    except PlanError as exc:
+        raise UsageError(str(exc)) from exc
+    rows = plan_rows(rates, args.tasks, args.citations, args.files, args.part_mb)
+    print(format_plan(rows, args.tasks, args.citations))
+    return 0
+
+
 def cmd_run(args) -> int:
     from biomamba.config import load_config
     from data_prep.config import PrepConfig
@@ -254,7 +268,7 @@ def cmd_run(args) -> int:
 HANDLERS = {
     "download": cmd_download, "extract": cmd_extract, "resolve": cmd_resolve, "clean": cmd_clean,
     "neardedup": cmd_neardedup, "split": cmd_split, "train-tokenizer": cmd_train_tokenizer, "shard": cmd_shard,
-    "merge-manifest": cmd_merge_manifest, "run": cmd_run,
+    "merge-manifest": cmd_merge_manifest, "plan": cmd_plan, "run": cmd_run,
 }
 
 
