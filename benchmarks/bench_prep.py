@@ -2,13 +2,14 @@
 
     python benchmarks/bench_prep.py [--citations 30000] [--samples ../shared/samples] [--keep DIR]
 
-1. Builds a baseline-sized PubMed file (~30,000 citations, .xml.gz) by replicating
-   the real NLM sample articles (``<samples>/pubmed/*.xml``) with fresh PMIDs
-   (falls back to the embedded synthetic sample when the real ones are absent).
+1. Builds a baseline-sized PubMed file (~30,000 citations, .xml.gz) from every real NLM
+   record in ``<samples>/pubmed/*.xml`` plus the 500 PubMedQA abstracts as MEDLINE
+   citations (507+ distinct texts), cycled with fresh PMIDs (falls back to the embedded
+   synthetic sample when the real ones are absent).  PMC: every ``<samples>/pmc`` file.
 2. (i) extraction citations/s of ``extract pubmed`` vs ``pubmed_parser.parse_medline_xml``
    on the same file — target >= 2x, and the same kept records (PMIDs with an abstract).
 3. (ii) tokenization + sharding tokens/s (split parts -> ``shard``) vs raw
-   SentencePiece ``encode`` of the same texts with the same thread count — target >= 0.8x.
+   SentencePiece ``encode`` of the same texts with the same thread count — target >= 0.9x.
 4. (iii) peak RSS of extraction in a fresh process at 10k vs 30k citations — target <= 1.2x.
 
 Prints ``BENCH`` lines and writes the ``bench_prep`` section of benchmarks/RESULTS.md.
@@ -38,11 +39,37 @@ _PMID = re.compile(rb'<PMID Version="(\d+)">\d+</PMID>')
 FULL_BASELINE_CITATIONS = 38_200_000
 
 
+def pubmedqa_citations(samples: Path) -> list[bytes]:
+    """The 500 PubMedQA test abstracts (real PubMed text) as MEDLINE citations: title = the question
+    (PubMedQA derives it from the article title), one labelled AbstractText per section."""
+    from xml.sax.saxutils import escape
+
+    qa = samples / "pubmedqa" / "ori_pqal_test500_subset.json"
+    if not qa.is_file():
+        return []
+    out = []
+    for pmid, item in json.loads(qa.read_text()).items():
+        sections = "".join(f'<AbstractText Label="{escape(lab)}">{escape(txt)}</AbstractText>'
+                           for lab, txt in zip(item.get("LABELS", []), item.get("CONTEXTS", [])))
+        out.append((f'<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM"><PMID Version="1">{pmid}</PMID>'
+                    f'<Article PubModel="Print"><Journal><JournalIssue><PubDate><Year>{item.get("YEAR") or 2000}'
+                    f'</Year></PubDate></JournalIssue><Title>PubMedQA</Title></Journal>'
+                    f'<ArticleTitle>{escape(item["QUESTION"])}</ArticleTitle><Abstract>{sections}</Abstract>'
+                    f'<Language>eng</Language><PublicationTypeList><PublicationType UI="D016428">Journal Article'
+                    f'</PublicationType></PublicationTypeList></Article></MedlineCitation><PubmedData>'
+                    f'<PublicationStatus>ppublish</PublicationStatus></PubmedData></PubmedArticle>').encode())
+    return out
+
+
 def source_records(samples: Path) -> tuple[list[bytes], str]:
+    """Every real PubMed sample record (inline markup, MathML, structured abstracts) and the 500
+    PubMedQA abstracts: 507 distinct citations, cycled with fresh PMIDs to the requested size."""
     files = sorted((samples / "pubmed").glob("*.xml")) if (samples / "pubmed").is_dir() else []
     records = [m.group(0) for f in files for m in _RECORD.finditer(f.read_bytes())]
+    qa = pubmedqa_citations(samples)
     if records:
-        return records, f"{len(records)} real NLM articles from {samples / 'pubmed'}"
+        return records + qa, (f"all {len(records)} real NLM records of {len(files)} files in {samples / 'pubmed'} "
+                              f"+ {len(qa)} PubMedQA abstracts as MEDLINE citations")
     from data_prep.sample_corpus import baseline_xml
 
     records = [m.group(0) for m in _RECORD.finditer(baseline_xml())]
@@ -150,6 +177,56 @@ def bench_sharding(records: Path, work: Path, threads: int, samples: Path, repea
             "tok_source": corpus.name}
 
 
+def bench_pmc(samples: Path, work: Path, copies: int = 20, repeats: int = 2) -> dict | None:
+    """Every PMC sample file (8 JATS articles + an efetch wrapper), each ``copies`` times:
+    ``extract pmc`` (title + abstract + body text, licence/notice/length filters, JSONL) against
+    ``pubmed_parser.parse_pubmed_xml`` (metadata + abstract) + ``parse_pubmed_paragraph`` (body
+    paragraphs), the two calls a user of pubmed_parser needs for the same text."""
+    import pubmed_parser as pp
+
+    from data_prep.config import PmcConfig
+    from data_prep.extract_pmc import extract_pmc
+
+    files = sorted(p for p in (samples / "pmc").glob("*") if p.suffix in (".nxml", ".xml")) if (samples / "pmc").is_dir() else []
+    if not files:
+        return None
+    inputs = [str(f) for _ in range(copies) for f in files]
+    t_pp = t_ours = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        pp_ok = pp_chars = 0
+        for f in inputs:
+            meta = pp.parse_pubmed_xml(f)
+            paras = pp.parse_pubmed_paragraph(f, all_paragraph=True)
+            pp_ok += 1
+            pp_chars += len(meta.get("abstract") or "") + sum(len(x["text"]) for x in paras)
+        t_pp = min(t_pp, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        stats = extract_pmc(inputs, work / "pmc.jsonl", PmcConfig(inputs=inputs))
+        t_ours = min(t_ours, time.perf_counter() - t0)
+    return {"files": len(files), "n": len(inputs), "rate_ours": len(inputs) / t_ours, "rate_pp": len(inputs) / t_pp,
+            "kept_ours": stats.kept,
+            "dropped": dict(stats.dropped), "pp_chars": pp_chars // copies,
+            "ours_chars": sum(len(json.loads(line)["text"]) for line in open(work / "pmc.jsonl"))}
+
+
+def bench_clean_split(records: Path, work: Path) -> dict:
+    """Per-core rates of the single-process stages between extraction and sharding (for `data_prep plan`)."""
+    from data_prep.clean import clean
+    from data_prep.config import CleanConfig, SplitConfig
+    from data_prep.decontam import Exclusions
+    from data_prep.split import split
+
+    t0 = time.process_time()
+    st = clean([records], work / "clean.jsonl", CleanConfig(near_dedup=False))
+    t_clean = time.process_time() - t0
+    t0 = time.process_time()
+    split([work / "clean.jsonl"], work / "split_rate", SplitConfig(fractions={"train": 1.0}), Exclusions())
+    t_split = time.process_time() - t0
+    return {"clean": st.seen / t_clean, "split": st.kept / t_split,
+            "bytes_per_doc": (work / "clean.jsonl").stat().st_size / max(1, st.kept)}
+
+
 def peak_rss_of_extraction(xml: Path, out: Path) -> float:
     # VmHWM, not ru_maxrss: Linux carries the forking parent's (large) peak into the child's
     # ru_maxrss across exec, which would hide the child's own growth.
@@ -179,6 +256,8 @@ def main() -> int:
     print(f"built {big} ({args.citations:,} citations, {big.stat().st_size / 1e6:.1f} MB gz) from {source}", flush=True)
 
     ex = bench_extraction(big, work, max(1, args.repeats - 1))
+    pmc = bench_pmc(Path(args.samples), work)
+    cs = bench_clean_split(ex["records"], work)
     sh = bench_sharding(ex["records"], work, threads, Path(args.samples), args.repeats)
     rss_small = peak_rss_of_extraction(small, work / "rss_small.jsonl")
     rss_big = peak_rss_of_extraction(big, work / "rss_big.jsonl")
@@ -189,23 +268,47 @@ def main() -> int:
     lines = [
         bench_line("prep_extract_speedup_vs_pubmed_parser", speedup, ">=", 2.0),
         bench_line("prep_extract_same_kept_records", 1.0 if ex["same"] else 0.0, ">=", 1.0),
-        bench_line("prep_shard_vs_raw_spm_tokens_per_s", shard_ratio, ">=", 0.8),
+        bench_line("prep_shard_vs_raw_spm_tokens_per_s", shard_ratio, ">=", 0.9),
         bench_line("prep_extract_peak_rss_30k_over_10k", rss_ratio, "<=", 1.2),
     ]
+    if pmc:
+        lines.append(bench_line("prep_extract_pmc_speedup_vs_pubmed_parser", pmc["rate_ours"] / pmc["rate_pp"], ">=", 1.0))
+        pmc_rows = (f"| PMC extraction, ours (`extract pmc`: title + abstract + body, licence/notice/length filters, "
+                    f"JSONL) | {pmc['rate_ours']:,.1f} articles/s |\n"
+                    f"| PMC, `pubmed_parser.parse_pubmed_xml` + `parse_pubmed_paragraph` (metadata + abstract + body "
+                    f"paragraphs) | {pmc['rate_pp']:,.1f} articles/s |\n"
+                    f"| PMC input | all {pmc['files']} files of the PMC samples, each 20 times ({pmc['n']} articles); "
+                    f"ours keeps {pmc['kept_ours']} of {pmc['files']} (dropped: {pmc['dropped']}), "
+                    f"{pmc['ours_chars']:,} characters of text; pubmed_parser returns all, "
+                    f"{pmc['pp_chars']:,} characters of abstract + paragraphs |\n")
+    else:
+        pmc_rows = "| PMC extraction | not measured: no PMC samples found |\n"
+    rates = "\n".join([
+        f"RATE prep_extract_citations_per_core_s {ex['rate_ours']:.1f}",
+        f"RATE prep_extract_peak_rss_bytes {rss_big * 2**30:.0f}",
+        f"RATE prep_clean_exact_docs_per_core_s {cs['clean']:.1f}",
+        f"RATE prep_split_docs_per_core_s {cs['split']:.1f}",
+        f"RATE prep_bytes_per_doc {cs['bytes_per_doc']:.0f}",
+        f"RATE prep_shard_tokens_per_core_s {sh['rate_shard'] / threads:.0f}",
+        f"RATE prep_tokens_per_doc {sh['tokens'] / sh['docs']:.1f}",
+    ])
     per_core = ex["rate_ours"]
     est = {n: FULL_BASELINE_CITATIONS / (per_core * n) / 60 for n in (1, 16, 64, 256)}
-    body = f"""Input: {args.citations:,} citations replicated from {source}; {threads} CPU threads;
-timings are the best of alternating repeats (machine load at the end: {os.getloadavg()[0]:.1f}).
+    body = f"""{threads} CPU threads; timings are the best of alternating repeats. Measured under load from parallel
+work (load average at the end: {os.getloadavg()[0]:.1f}), so absolute rates are low; the ratios compare
+runs interleaved under the same load.
 
 | measure | value |
 |---|---|
-| extraction, ours (`extract pubmed`, incl. resolve + JSONL) | {ex['rate_ours']:,.0f} citations/s ({ex['t_ours']:.2f} s) |
-| extraction, `pubmed_parser.parse_medline_xml` | {ex['rate_pp']:,.0f} citations/s ({ex['t_pp']:.2f} s) |
+| PubMed input | {source}, cycled to {args.citations:,} citations with fresh PMIDs |
+| extraction, ours (`extract pubmed`, incl. resolve + JSONL: title + abstract text, language/retraction/length rules) | {ex['rate_ours']:,.0f} citations/s ({ex['t_ours']:.2f} s) |
+| extraction, `pubmed_parser.parse_medline_xml` (every field of every citation, as dicts) | {ex['rate_pp']:,.0f} citations/s ({ex['t_pp']:.2f} s) |
 | kept records (PMIDs with abstract), ours / pubmed_parser | {ex['kept_ours']:,} / {ex['kept_pp']:,} (identical sets: {ex['same']}) |
 | tokenizer | SentencePiece BPE, {sh['vocab']:,} pieces, trained on `{sh['tok_source']}` |
 | tokenize + shard (`shard`, {threads} threads) | {sh['rate_shard']:,.0f} tokens/s ({sh['tokens']:,} tokens, {sh['t_shard']:.2f} s) |
 | raw SentencePiece `encode` (same texts, {threads} threads) | {sh['rate_raw']:,.0f} tokens/s ({sh['t_raw']:.2f} s) |
 | peak RSS of extraction, {args.citations // 3:,} / {args.citations:,} citations | {rss_small:.3f} / {rss_big:.3f} GiB |
+{pmc_rows}| clean (exact dedup only) / split, one core | {cs['clean']:,.0f} / {cs['split']:,.0f} documents/s (CPU time) |
 
 ```
 {chr(10).join(lines)}
@@ -215,6 +318,12 @@ Full-baseline estimate ({FULL_BASELINE_CITATIONS / 1e6:.1f}M citations, extracti
 so it scales with array tasks): at {per_core:,.0f} citations/s per core, {est[1]:,.0f} min on 1 task,
 {est[16]:,.0f} min on 16, {est[64]:,.1f} min on 64, {est[256]:,.1f} min on 256 (plus resolve, single process,
 which streams the parts at several times the extraction rate).
+
+Per-core rates for `python -m data_prep plan`:
+
+```
+{rates}
+```
 """
     record_results("bench_prep", body)
     print(f"machine: {machine()}")
