@@ -116,8 +116,8 @@ def clusters(plan: Plan, force: bool = False) -> StageStats:
     ids = _ids_of(plan, counts, members)
     order = np.lexsort((members, labels))  # by component, members in input order
     lines, several = [], 0
-    bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True])
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+    bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True]) if len(members) else [0]
+    for a, b in zip(list(bounds[:-1]), list(bounds[1:])):
         docs_c = members[order[a:b]].tolist()
         kept = [ids[d] for d in docs_c if decisions[d] < 0]
         removed = [[ids[d], ids[int(decisions[d])]] for d in docs_c if decisions[d] >= 0]

@@ -177,3 +177,22 @@ def test_split_reads_the_filter_output_folder(planted, tmp_path):
     assert main(["split", str(plan.work / "out"), "--out", str(tmp_path / "split"), "--fractions", "train=1.0"]) == 0
     d = json.loads((tmp_path / "split" / "stats.json").read_text())
     assert d["seen"] == sum(len(read_jsonl(p)) for p in output_parts(plan))
+
+
+def test_bad_lines_and_empty_input_are_accounted(planted, tmp_path):
+    records, _ = planted
+    lines = records.read_bytes().splitlines(keepends=True)[:300]
+    messy = tmp_path / "messy.jsonl"
+    messy.write_bytes(b"".join(lines[:100]) + b"{not json\n\n" + b"".join(lines[100:]).rstrip(b"\n"))  # no final newline
+    plan = Plan.make([messy], tmp_path / "w", CleanConfig(), 0.1)
+    assert main(["neardedup", "all", str(messy), "--work", str(plan.work), "--part-mb", "0.1"]) == 0
+    d = assert_balanced(plan.work / "stats.json")
+    assert d["errors"] == {"bad_json": 1} and d["seen"] == 301
+    assert assert_balanced(plan.work / "clusters" / "stats.json")["errors"] == {"bad_json": 1}
+    single = clean([messy], tmp_path / "single.jsonl", CleanConfig(exact_dedup=False))
+    assert b"".join(p.read_bytes() for p in output_parts(plan)) == (tmp_path / "single.jsonl").read_bytes()
+    assert (single.kept, single.errors) == (d["kept"], d["errors"])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert main(["neardedup", "all", str(empty), "--work", str(tmp_path / "e")]) == 0
+    assert assert_balanced(tmp_path / "e" / "stats.json")["seen"] == 0
