@@ -184,6 +184,13 @@ def write_receipt(receipt: Path, plan: Plan, outputs: list[Path], extra: dict) -
     return r
 
 
+def clear_temps(*outputs: Path) -> None:
+    """Remove the temporary files (biomamba.io naming) that a killed run of these outputs left."""
+    for out in outputs:
+        for tmp in out.parent.glob(f".{out.name}.tmp.*"):
+            tmp.unlink(missing_ok=True)
+
+
 def save_npy(path: Path, arr: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as f:
@@ -203,6 +210,7 @@ def signatures(plan: Plan, k: int, force: bool = False) -> dict:
     receipt = plan.path("signatures", PART.format(k) + ".json")
     if not force and (r := receipt_ok(receipt, plan, npy, ids)):
         return r
+    clear_temps(npy, ids, receipt)
     deduper = NearDeduper(plan.cfg.near_dup_threshold, plan.cfg.num_perm, plan.cfg.shingle_words)
     width = plan.bands * plan.rows
     stats = StageStats(f"neardedup-signatures-{k:05d}")
@@ -255,6 +263,7 @@ def buckets(plan: Plan, band: int, force: bool = False) -> dict:
     receipt = plan.path("buckets", BAND.format(band) + ".json")
     if not force and (r := receipt_ok(receipt, plan, out)):
         return r
+    clear_temps(out, receipt)
     counts = part_docs(plan)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     sigs = [load_npy(plan.path("signatures", PART.format(k) + ".npy"), mmap=True) for k in range(len(counts))]

@@ -26,8 +26,8 @@ import logging
 import numpy as np
 
 from biomamba.io import atomic_open
-from data_prep.neardedup import (BAND, PART, NearDedupError, Plan, buckets, iter_part, load_npy, part_docs,
-                                 receipt_ok, save_npy, signatures, write_receipt)
+from data_prep.neardedup import (BAND, PART, NearDedupError, Plan, buckets, clear_temps, iter_part, load_npy,
+                                 part_docs, receipt_ok, save_npy, signatures, write_receipt)
 from data_prep.stats import StageStats
 
 log = logging.getLogger("data_prep")
@@ -104,6 +104,7 @@ def clusters(plan: Plan, force: bool = False) -> StageStats:
     dec_file, cl_file, receipt = out_dir / "decisions.npy", out_dir / "clusters.jsonl", out_dir / "receipt.json"
     if not force and (r := receipt_ok(receipt, plan, dec_file, cl_file)):
         return StageStats.from_dict(r["stats"])
+    clear_temps(dec_file, cl_file, receipt, out_dir / "stats.json")
     stats = StageStats("neardedup-clusters", inputs=plan.inputs)
     counts = part_docs(plan)
     for k in range(len(counts)):
@@ -151,6 +152,7 @@ def filter_part(plan: Plan, k: int, force: bool = False) -> StageStats:
     dec_file = plan.work / "clusters" / "decisions.npy"
     if receipt_ok(plan.work / "clusters" / "receipt.json", plan, dec_file) is None:
         raise NearDedupError(f"no current cluster decisions under {plan.work}: run `neardedup clusters` first")
+    clear_temps(out, receipt)
     counts = part_docs(plan)
     offset, n = int(counts[:k].sum()), int(counts[k])
     decisions = load_npy(dec_file, mmap=True)[offset: offset + n]
