@@ -131,8 +131,8 @@ def bench_sharding(records: Path, work: Path, threads: int, samples: Path, repea
     tokens = stats.info["tokens"] - stats.kept  # without the appended EOS, as the raw baseline
     assert tokens == raw_tokens, (tokens, raw_tokens)
     return {"t_raw": t_raw, "t_shard": t_shard, "tokens": tokens, "rate_raw": raw_tokens / t_raw,
-            "rate_shard": tokens / t_shard, "cpu_rate_shard": tokens / c_shard, "cpu_rate_raw": raw_tokens / c_raw, "docs": stats.kept, "vocab": tok.vocab_size,
-            "tok_source": corpus.name}
+            "rate_shard": tokens / t_shard, "cpu_rate_shard": tokens / c_shard, "cpu_rate_raw": raw_tokens / c_raw,
+            "docs": stats.kept, "vocab": tok.vocab_size, "tok_source": corpus.name}
 
 
 def bench_pmc(samples: Path, work: Path, copies: int = 20, repeats: int = 2) -> dict | None:
