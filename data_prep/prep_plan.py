@@ -105,5 +105,9 @@ def format_plan(rows: list[dict], tasks: int, citations: int) -> str:
             staged_total += r["wall_s"]
         out.append(f"| {r['stage']:<64} | {r['tasks']:>5} | {_fmt_s(r['wall_s']):>9} | "
                    f"{r['peak_bytes'] / 2**30:>15.2f} GiB | {r['note']}")
-    out += ["", f"Total wall time of the staged chain (stages run one after another): {_fmt_s(staged_total)}."]
+    out += ["", f"Total wall time of the staged chain (stages run one after another): {_fmt_s(staged_total)}.",
+            "Not included: resolve (one process, streams the parts) and train-tokenizer (bounded by its sample).",
+            "Memory of split/shard/filter is a task's measured base; a shard task adds its tokenizer model.",
+            "Rates are per CPU-second of the benchmark inputs (benchmarks/RESULTS.md says which); real baseline",
+            "citations carry long author/MeSH/reference lists and extract slower than the benchmark's."]
     return "\n".join(out)
