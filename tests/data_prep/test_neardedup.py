@@ -135,7 +135,7 @@ def _kill_midway(cmd: list[str], watch: Path, pattern: str, total: int) -> None:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not list(watch.glob(pattern)) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+        time.sleep(0.001)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = len(list(watch.glob(pattern)))
