@@ -126,6 +126,35 @@ def cmd_clean(args) -> int:
     return finish(clean(args.inputs, out, cfg), stats_path_for(out), {"clean": cfg.to_dict()})
 
 
+def cmd_neardedup(args) -> int:
+    from data_prep.neardedup import NearDedupError, Plan
+    from data_prep.neardedup_cluster import run_all, run_stage
+
+    cfg = _checked(CleanConfig(near_dup_threshold=args.near_dup_threshold, num_perm=args.num_perm,
+                               shingle_words=args.shingle_words))
+    work = Path(args.work)
+    try:
+        plan = Plan.make(args.inputs, work, cfg, args.part_mb)
+        if args.stage == "all":
+            if (args.num_tasks or 1) != 1:
+                raise UsageError("neardedup all runs every stage in this process; for array tasks run the stages")
+            stats = run_all(plan, args.force)
+            return finish(stats, work / "stats.json", {"neardedup": plan.describe()})
+        task_index, num_tasks = _tasks(args)
+        stats = run_stage(plan, args.stage, task_index, num_tasks, args.force)
+    except NearDedupError as exc:
+        raise UsageError(str(exc)) from exc
+    return finish(stats)
+
+
+def expand_jsonl_inputs(inputs: list[str]) -> list[str]:
+    """Folders become their ``part-*.jsonl`` files in name order (e.g. neardedup's WORK/out)."""
+    out = []
+    for p in inputs:
+        out += sorted(str(f) for f in Path(p).glob("part-*.jsonl")) if Path(p).is_dir() else [p]
+    return out
+
+
 def parse_fractions(text: str) -> dict[str, float]:
     out = {}
     for item in text.split(","):
@@ -149,7 +178,7 @@ def cmd_split(args) -> int:
     except ExclusionFileError as exc:
         raise UsageError(str(exc)) from exc
     out = Path(args.out)
-    return finish(split(args.inputs, out, cfg, ex), out / "stats.json", {"split": cfg.to_dict()})
+    return finish(split(expand_jsonl_inputs(args.inputs), out, cfg, ex), out / "stats.json", {"split": cfg.to_dict()})
 
 
 def cmd_train_tokenizer(args) -> int:
@@ -208,6 +237,20 @@ def cmd_merge_manifest(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    from data_prep.prep_plan import RESULTS, PlanError, format_plan, plan_rows, read_rates
+
+    if args.tasks < 1:
+        raise UsageError("--tasks: must be >= 1")
+    try:
+        rates = read_rates(args.results or RESULTS)
+    except PlanError as exc:
+        raise UsageError(str(exc)) from exc
+    rows = plan_rows(rates, args.tasks, args.citations, args.files, args.part_mb)
+    print(format_plan(rows, args.tasks, args.citations))
+    return 0
+
+
 def cmd_run(args) -> int:
     from biomamba.config import load_config
     from data_prep.config import PrepConfig
@@ -225,8 +268,8 @@ def cmd_run(args) -> int:
 
 HANDLERS = {
     "download": cmd_download, "extract": cmd_extract, "resolve": cmd_resolve, "clean": cmd_clean,
-    "split": cmd_split, "train-tokenizer": cmd_train_tokenizer, "shard": cmd_shard,
-    "merge-manifest": cmd_merge_manifest, "run": cmd_run,
+    "neardedup": cmd_neardedup, "split": cmd_split, "train-tokenizer": cmd_train_tokenizer, "shard": cmd_shard,
+    "merge-manifest": cmd_merge_manifest, "plan": cmd_plan, "run": cmd_run,
 }
 
 

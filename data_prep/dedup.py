@@ -20,7 +20,6 @@ import re
 import zlib
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -46,6 +45,8 @@ class NearDeduper:
     LSH_WEIGHTS = (0.2, 0.8)  # (false positive, false negative) weights for choosing the banding
 
     def __init__(self, threshold: float = 0.85, num_perm: int = 128, shingle_words: int = 5, seed: int = 1):
+        from datasketch import MinHash, MinHashLSH  # here: datasketch imports scipy (~50 MB, ~1 s)
+
         self.shingle_words = shingle_words
         self._template = MinHash(num_perm=num_perm, seed=seed)
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=self.LSH_WEIGHTS)
@@ -70,8 +71,8 @@ class NearDeduper:
         h ^= h >> np.uint64(32)
         return np.unique(h & np.uint64(0xFFFFFFFF))
 
-    def minhash(self, text: str) -> MinHash:
-        m = MinHash(num_perm=len(self._template), seed=self._template.seed, hashfunc=int,
+    def minhash(self, text: str):
+        m = type(self._template)(num_perm=len(self._template), seed=self._template.seed, hashfunc=int,
                     permutations=self._template.permutations, scheme=self._template.scheme)
         m.update_batch(self.shingle_hashes(text).tolist())
         return m

@@ -1,8 +1,10 @@
 #!/bin/bash
 # PubMed XML -> token shards as a chain of Slurm jobs (data_prep CLI, docs/data_prep.md):
 #
-#   extract pubmed (array: file i -> task i % N)  ->  resolve  ->  clean  ->  split
-#       ->  shard (array over split parts)  ->  merge-manifest
+#   extract pubmed (array: file i -> task i % N)  ->  resolve  ->  clean (exact dedup)
+#       ->  near-dedup: signatures (array over parts) -> buckets (array over LSH bands)
+#           -> clusters -> filter (array over parts)
+#       ->  split  ->  shard (array over split parts)  ->  merge-manifest
 #
 # Submit the chain (this small job only submits; run it with bash from a login
 # node, or with sbatch):
@@ -15,9 +17,13 @@
 #   --work DIR           intermediate parts / records / splits           [DIR.work]
 #   --tasks N            extract array size (at most one task per file)  [64]
 #   --shard-tasks N      shard array size (tasks beyond the part count idle) [32]
+#   --dedup-tasks N      near-dedup array size (signatures, buckets, filter) [16]
+#   --dedup-mem SIZE     memory per near-dedup task (sbatch --mem)        [8G]
 #   --cpus N             CPUs per array task (shard tokenizes with threads)  [4]
 #   --extract-args "..." --clean-args "..." --split-args "..."  extra data_prep flags
 #                        (e.g. --split-args "--exclude-bioasq bioasq.json")
+#   --dedup-args "..."   flags of `data_prep neardedup` (--near-dup-threshold, --num-perm,
+#                        --shingle-words, --part-mb); --clean-args --no-near-dedup skips near-dedup
 #   --sbatch "..."       extra sbatch options for every job (after ours, so they win)
 #   --dry-run            print the sbatch commands, submit nothing
 # Prints the job ids on stdout, one a line, in order: the last one
@@ -55,8 +61,8 @@ if [[ ${1:-} == --stage ]]; then
 fi
 
 # --- the submitter ----------------------------------------------------------------
-out="" tokenizer="" work="" tasks=64 shard_tasks=32 cpus=4 dry_run=0
-extract_args="" clean_args="" split_args="" sbatch_extra=""
+out="" tokenizer="" work="" tasks=64 shard_tasks=32 dedup_tasks=16 dedup_mem=8G cpus=4 dry_run=0
+extract_args="" clean_args="" split_args="" dedup_args="" sbatch_extra=""
 inputs=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -65,6 +71,9 @@ while [[ $# -gt 0 ]]; do
         --work) work=$2; shift 2 ;;
         --tasks) tasks=$2; shift 2 ;;
         --shard-tasks) shard_tasks=$2; shift 2 ;;
+        --dedup-tasks) dedup_tasks=$2; shift 2 ;;
+        --dedup-mem) dedup_mem=$2; shift 2 ;;
+        --dedup-args) dedup_args=$2; shift 2 ;;
         --cpus) cpus=$2; shift 2 ;;
         --extract-args) extract_args=$2; shift 2 ;;
         --clean-args) clean_args=$2; shift 2 ;;
@@ -98,6 +107,9 @@ mapfile -t sbatch_user < <(bm_split_words "$sbatch_extra")
 mapfile -t extract_user < <(bm_split_words "$extract_args")
 mapfile -t clean_user < <(bm_split_words "$clean_args")
 mapfile -t split_user < <(bm_split_words "$split_args")
+mapfile -t dedup_user < <(bm_split_words "$dedup_args")
+near=1
+for a in "${clean_user[@]}"; do [[ $a == --no-near-dedup ]] && near=0; done
 
 script=$BIOMAMBA_ROOT/slurm/prep_pubmed.sh
 ((dry_run)) || mkdir -p "$work/logs"   # Slurm does not create the folder of --output
@@ -139,10 +151,27 @@ submit extract --array="0-$((tasks - 1))" "${array[@]}" --output="$work/logs/%x-
     extract pubmed "${abs_inputs[@]}" --out "$work/parts" "${extract_user[@]}"
 submit resolve "${single[@]}" --output="$work/logs/%x-%j.out" -- \
     resolve "$work/parts" --out "$work/records.jsonl"
-submit clean "${single[@]}" --output="$work/logs/%x-%j.out" -- \
-    clean "$work/records.jsonl" --out "$work/clean.jsonl" "${clean_user[@]}"
+if ((near)); then
+    # Near-dedup as array stages (data_prep/neardedup.py): clean does the exact dedup only,
+    # and each near-dedup task holds one part or one LSH band, not the whole index.
+    submit clean "${single[@]}" --output="$work/logs/%x-%j.out" -- \
+        clean "$work/records.jsonl" --out "$work/clean.jsonl" "${clean_user[@]}" --no-near-dedup
+    nd=(neardedup "$work/clean.jsonl" --work "$work/neardedup" "${dedup_user[@]}")
+    dedup_array=(--array="0-$((dedup_tasks - 1))" --nodes=1 --ntasks=1 --cpus-per-task=1 --mem="$dedup_mem"
+                 --time=12:00:00 --output="$work/logs/%x-%A_%a.out")
+    submit dedup-signatures "${dedup_array[@]}" -- "${nd[0]}" signatures "${nd[@]:1}"
+    submit dedup-buckets "${dedup_array[@]}" -- "${nd[0]}" buckets "${nd[@]:1}"
+    submit dedup-clusters --nodes=1 --ntasks=1 --cpus-per-task=1 --mem="$dedup_mem" --time=12:00:00 \
+        --output="$work/logs/%x-%j.out" -- "${nd[0]}" clusters "${nd[@]:1}"
+    submit dedup-filter "${dedup_array[@]}" -- "${nd[0]}" filter "${nd[@]:1}"
+    split_input=$work/neardedup/out
+else
+    submit clean "${single[@]}" --output="$work/logs/%x-%j.out" -- \
+        clean "$work/records.jsonl" --out "$work/clean.jsonl" "${clean_user[@]}"
+    split_input=$work/clean.jsonl
+fi
 submit split "${single[@]}" --output="$work/logs/%x-%j.out" -- \
-    split "$work/clean.jsonl" --out "$work/splits" "${split_user[@]}"
+    split "$split_input" --out "$work/splits" "${split_user[@]}"
 submit shard --array="0-$((shard_tasks - 1))" "${array[@]}" --output="$work/logs/%x-%A_%a.out" -- \
     shard --input "$work/splits" --tokenizer "$tokenizer" --out "$out" --threads "$cpus"
 submit merge --nodes=1 --ntasks=1 --cpus-per-task=1 --time=01:00:00 --output="$work/logs/%x-%j.out" -- \

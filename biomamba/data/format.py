@@ -37,6 +37,7 @@ owner names so a rerun is byte-identical.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -69,8 +70,25 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 
 def encode_tokens(tokens: np.ndarray) -> bytes:
+    """The ``.npy`` bytes of ``tokens``, exactly as ``np.save`` writes them.
+
+    1-D arrays (every document) take a fast path: the header depends only on dtype and
+    length, so it is built once per (dtype, length) by numpy's own header writer and cached;
+    ``np.save`` would rebuild it (a dict repr, padding, a format check) for every document.
+    tests/data_prep/test_shard_writer.py checks the bytes against ``np.save``.
+    """
+    tokens = np.ascontiguousarray(tokens)
+    if tokens.ndim == 1 and not tokens.dtype.hasobject:
+        return _npy_header(tokens.dtype.str, tokens.shape[0]) + tokens.tobytes()
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(tokens), allow_pickle=False)
+    np.save(buf, tokens, allow_pickle=False)
+    return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _npy_header(descr: str, n: int) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": (n,)})
     return buf.getvalue()
 
 
@@ -181,7 +199,11 @@ class _TarMembers:
     def __init__(self, fileobj, user: str, group: str, mtime: int, mode: int = 0o444):
         self.f, self.user, self.group, self.mtime, self.mode = fileobj, user, group, mtime, mode
         self.offset = 0
-        self._template = self._tobuf("x", 0)
+        t = self._tobuf("x", 0)
+        self._head, self._mid, self._tail = t[100:124], t[136:148], t[156:]
+        # checksum of the fixed fields (the checksum field itself counts as 8 spaces); per member
+        # only the name and size bytes are added, instead of summing all 512 bytes again
+        self._fixed_sum = sum(self._head) + sum(self._mid) + sum(self._tail) + 8 * 0x20
 
     def _tobuf(self, name: str, size: int) -> bytes:
         import tarfile
@@ -194,12 +216,9 @@ class _TarMembers:
         raw = name.encode("ascii", "strict") if name.isascii() else b""
         if not raw or len(raw) > 100 or size >= 8**11:
             return self._tobuf(name, size)
-        h = bytearray(self._template)
-        h[0:100] = raw.ljust(100, b"\0")
-        h[124:136] = b"%011o\0" % size
-        h[148:156] = b"        "
-        h[148:155] = b"%06o\0" % sum(h)  # tarfile's checksum: all bytes, the field as spaces
-        return bytes(h)
+        size_field = b"%011o\0" % size
+        chksum = self._fixed_sum + sum(raw) + sum(size_field)  # tarfile's: all bytes, the field as spaces
+        return b"".join((raw.ljust(100, b"\0"), self._head, size_field, self._mid, b"%06o\0 " % chksum, self._tail))
 
     def write(self, obj: dict) -> None:
         key = obj["__key__"]

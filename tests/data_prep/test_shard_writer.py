@@ -44,3 +44,41 @@ def test_default_float_mtime_path_unchanged(tmp_path):
     w.add("pmid:1", [3, 2], 1)
     w.close()
     assert b"mtime=0.0" in (tmp_path / "a.tar").read_bytes()  # webdataset path, PAX mtime record as before
+
+
+def test_encode_tokens_fast_path_equals_np_save():
+    for dtype in (np.uint16, np.uint32, np.int64):
+        for n in (0, 1, 2, 7, 100, 1000, 4097, 70000):
+            arr = (np.arange(n) * 7919 % 60000).astype(dtype)
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            assert encode_tokens(arr) == buf.getvalue(), (dtype, n)
+            assert encode_tokens(arr[::2]) == encode_tokens(np.ascontiguousarray(arr[::2]))
+    two_d = np.arange(12, dtype=np.uint16).reshape(3, 4)
+    buf = io.BytesIO()
+    np.save(buf, two_d, allow_pickle=False)
+    assert encode_tokens(two_d) == buf.getvalue()
+
+
+def _golden_docs():
+    rng = np.random.default_rng(7)
+    docs = []
+    for i in range(300):
+        n = int(rng.integers(1, 3000))
+        docs.append((f"pmid:{1000 + i}" if i % 7 else f"pmc:PMC{i}.{i % 3}", rng.integers(0, 32000, n).tolist() + [2],
+                     int(rng.integers(1, 20000)), {"year": 1990 + i % 30, "source": f"pubmed25n{i % 4:04d}.xml.gz"}))
+    docs.append(("pmc:PMC" + "9" * 120, [5, 2], 3, {"source": "ünïcode-λ.xml", "license": "CC BY"}))
+    docs.append(("pmid:λ-ünïcode", [7, 2], 2, {}))
+    return docs
+
+
+def test_shards_are_byte_identical_to_the_writer_before_the_speedups(tmp_path):
+    """sha256 of shards written by the ShardWriter of commit 55b077c (before the cached npy headers and
+    the incremental tar checksums): the speedups must not change one byte."""
+    golden = {np.uint16: "200f577c49f208b5eadc46114ff595a36518d7e943577c82af7f3e3068a19348",
+              np.uint32: "3ad49d891a448265a6d79d87af8727cbbe79d1a467e093a486c823aa09a9eb36"}
+    for dt, sha in golden.items():
+        w = ShardWriter(tmp_path / f"{dt.__name__}.tar", dt, mtime=0)
+        for doc_id, tokens, nbytes, meta in _golden_docs():
+            w.add(doc_id, np.asarray(tokens, dtype=dt), nbytes, meta)
+        assert w.close().sha256 == sha, dt

@@ -42,11 +42,14 @@ def single_process_prep(repo_root, tmp_path_factory, venv_python):
 
 
 def prep_args(repo_root: Path, single: Path, out: Path, tasks: int = 2) -> list[str]:
-    """prep_pubmed.sh options that match configs/data/sample.yaml, on the 2-CPU test nodes."""
+    """prep_pubmed.sh options that match configs/data/sample.yaml, on the 2-CPU test nodes.
+
+    Near-dedup runs as 3-task arrays over parts of 50 KB (several parts) and the 9 LSH bands."""
     cfg = yaml.safe_load((repo_root / SAMPLE_CONFIG).read_text())
     fractions = ",".join(f"{k}={v}" for k, v in cfg["split"]["fractions"].items())
     return ["--out", str(out), "--tokenizer", str(single / "tokenizer" / "tokenizer.model"),
             "--tasks", str(tasks), "--shard-tasks", "3", "--cpus", "1",
+            "--dedup-tasks", "3", "--dedup-mem", "1G", "--dedup-args", "--part-mb 0.05",
             "--split-args", f"--fractions {fractions} --shard-mb {cfg['split']['shard_mb']}",
             *[str(repo_root / p) for p in cfg["pubmed"]["inputs"]]]
 
@@ -63,11 +66,20 @@ def test_prep_array_equals_single_process(slurm, repo_root, tmp_path, single_pro
                           "--sbatch", f"--partition={slurm.cluster.partition}"],
                          cwd=repo_root, capture_output=True, text=True, check=True, timeout=120).stdout.split()
     slurm.job_ids += ids
-    assert len(ids) == 6, ids  # extract, resolve, clean, split, shard, merge
+    # extract, resolve, clean, dedup-{signatures,buckets,clusters,filter}, split, shard, merge
+    assert len(ids) == 10, ids
     for job in ids:
         slurm.assert_completed(slurm.wait_for(job, timeout=180))
     extract = slurm.job_records(ids[0])
     assert len(extract) == 2, "one extract array task per input file"
+    for job in (ids[3], ids[4], ids[6]):  # near-dedup signatures, buckets, filter
+        assert len(slurm.job_records(job)) == 3, "near-dedup stages run as 3-task arrays"
+    work = Path(str(out) + ".work") / "neardedup"
+    assert len(list((work / "out").glob("part-*.jsonl"))) >= 3
+    # the single process removed the same near duplicates (clean with near-dedup on)
+    single = json.loads((single_process_prep / "clean" / "corpus.stats.json").read_text())
+    staged = json.loads((work / "clusters" / "stats.json").read_text())
+    assert staged["dropped"]["near_duplicate"] == single["dropped"]["near_duplicate"] > 0
     for split in ("train", "val", "test"):
         assert shard_table(out, split) == shard_table(single_process_prep / "shards", split), split
 

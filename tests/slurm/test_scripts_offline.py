@@ -44,8 +44,19 @@ def test_prep_dry_run_submits_nothing(repo_root, tmp_path):
                            "--tokenizer", str(sample), "--tasks", "8", str(sample)],
                           cwd=repo_root, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    stages = ["extract", "resolve", "clean", "split", "shard", "merge"]
+    stages = ["extract", "resolve", "clean", "dedup-signatures", "dedup-buckets", "dedup-clusters", "dedup-filter",
+              "split", "shard", "merge"]
     assert proc.stdout.split() == [f"<{s}>" for s in stages]
     assert "--array=0-1 " in proc.stderr  # two input files: at most one extract task per file
-    assert proc.stderr.count("--kill-on-invalid-dep=yes") == 5
+    assert proc.stderr.count("--kill-on-invalid-dep=yes") == 9
+    assert "clean.jsonl --no-near-dedup" in proc.stderr and "split " + str(tmp_path / "out.work/neardedup/out") in proc.stderr
     assert not (tmp_path / "out.work").exists()
+
+
+def test_prep_dry_run_without_near_dedup(repo_root, tmp_path):
+    sample = repo_root / "biomamba" / "resources" / "sample"
+    proc = subprocess.run(["bash", "slurm/prep_pubmed.sh", "--dry-run", "--out", str(tmp_path / "out"),
+                           "--tokenizer", str(sample), "--clean-args", "--no-near-dedup", str(sample)],
+                          cwd=repo_root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [f"<{s}>" for s in ["extract", "resolve", "clean", "split", "shard", "merge"]]
