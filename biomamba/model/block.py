@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .config import MambaConfig
 from .mixer import LayerCache, MambaMixer
+from .mixer2 import Mamba2Mixer
 
 
 class RMSNorm(nn.Module):
@@ -36,7 +37,8 @@ class MambaBlock(nn.Module):
         super().__init__()
         self.residual_in_fp32 = config.residual_in_fp32
         self.norm = RMSNorm(config.d_model, config.norm_epsilon, device=device, dtype=dtype)
-        self.mixer = MambaMixer(config, layer_idx, device=device, dtype=dtype)
+        mixer_cls = Mamba2Mixer if config.is_mamba2 else MambaMixer
+        self.mixer = mixer_cls(config, layer_idx, device=device, dtype=dtype)
 
     def _pre(self, hidden_states, residual):
         residual = hidden_states if residual is None else hidden_states + residual

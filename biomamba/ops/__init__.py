@@ -5,6 +5,8 @@
   * ``"fast"``      — our chunked PyTorch scan with a hand-written backward (CPU or GPU): :mod:`.scan_fast`.
   * ``"reference"`` — the plain sequential loop, differentiated by autograd: :mod:`.scan_reference`.
   * ``"auto"``      — ``cuda`` when available for these tensors, else ``fast``.
+
+Mamba-2's SSD scan and gated norm are selected the same way in :mod:`.ssd` (``ssd_scan``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch.nn.functional as F
 
 from .scan_fast import selective_scan_fast
 from .scan_reference import selective_scan_reference
+from .ssd import gated_rmsnorm, resolve_ssd_impl, ssd_scan  # Mamba-2 (same impl names)
 
 # Optional CUDA kernels. mamba_ssm imports its compiled extension (and triton) at
 # module import, so any failure there means "not available" for us.
@@ -86,6 +89,9 @@ __all__ = [
     "selective_scan",
     "selective_scan_fast",
     "selective_scan_reference",
+    "ssd_scan",
+    "gated_rmsnorm",
+    "resolve_ssd_impl",
     "causal_conv1d",
     "cuda_kernels_available",
     "resolve_impl",
