@@ -55,6 +55,11 @@ def hf2_config_from_ours(cfg: MambaConfig, *, bos_token_id=None, eos_token_id=No
     return hf
 
 
+def _float(v) -> float:
+    """A float from a config value; transformers writes inf to config.json as ``{"__float__": "Infinity"}``."""
+    return float(v["__float__"]) if isinstance(v, dict) and "__float__" in v else float(v)
+
+
 def ours_config_from_hf2(get) -> MambaConfig:
     """Our config from an HF ``Mamba2Config``; ``get(key, default)`` reads the object or ``config.json`` dict."""
     d_model, expand = int(get("hidden_size")), int(get("expand", 2))
@@ -79,8 +84,8 @@ def ours_config_from_hf2(get) -> MambaConfig:
         "dt_init_floor": float(get("time_step_floor", 1e-4)),
         "chunk_size": int(get("chunk_size", 256)),
     }
-    if tuple(float(v) for v in limit) != (0.0, float("inf")):
-        ssm_cfg["dt_limit"] = tuple(float(v) for v in limit)
+    if tuple(_float(v) for v in limit) != (0.0, float("inf")):
+        ssm_cfg["dt_limit"] = tuple(_float(v) for v in limit)
     cfg = MambaConfig(
         d_model=d_model,
         n_layer=int(get("num_hidden_layers")),
