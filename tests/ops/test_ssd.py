@@ -151,3 +151,17 @@ def test_triton_loader_leaves_no_mamba_ssm_package_behind():
         assert res["how"].startswith("isolated import"), res["how"]
         assert res["left"] == []
     assert res["names"] == ["mamba_chunk_scan_combined", "rmsnorm_fn"]
+
+
+def test_dispatched_fast_path_with_recompute_has_the_reference_gradients():
+    """``ssd_scan(impl="fast")`` recomputes the chunked SSD in the backward (memory); gradients unchanged."""
+    case = CASES[3]
+    inp = _inputs(case, torch.float64)
+
+    def fast(x, dt, A, B, C, chunk, **kw):
+        return ssd_scan(x, dt, A, B, C, chunk, impl="fast", torch_chunk_size=chunk, **kw)
+
+    ref = _outputs_and_grads(ssd_reference, inp, case)
+    ours = _outputs_and_grads(fast, inp, case)
+    for name in ref:
+        torch.testing.assert_close(ours[name], ref[name], rtol=1e-10, atol=1e-10, msg=name)
