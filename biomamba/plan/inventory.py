@@ -47,6 +47,14 @@ def valid_tp_degrees(cfg: MambaConfig, limit: int = 64) -> list[int]:
 
 def _full_shapes(cfg: MambaConfig) -> list[tuple[str, int]]:
     """(name, numel) in mamba_ssm's naming, tied head listed once (as the embedding)."""
+    if cfg.is_mamba2:  # read off the model built on the meta device (no memory, cannot drift)
+        import torch
+
+        from biomamba.model import MambaLM
+
+        with torch.device("meta"):
+            model = MambaLM(cfg)
+        return [(n, p.numel()) for n, p in model.named_parameters()]  # a tied head is listed once
     d, di, n, k, r = cfg.d_model, cfg.d_inner, cfg.d_state, cfg.d_conv, cfg.dt_rank
     bias, conv_bias = bool(cfg.ssm("bias")), bool(cfg.ssm("conv_bias"))
     out = [("backbone.embedding.weight", cfg.padded_vocab_size * d)]
