@@ -17,8 +17,9 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
-from biomamba.ops import causal_conv1d, gated_rmsnorm, ssd_scan
+from biomamba.ops import causal_conv1d, gated_rmsnorm, resolve_ssd_impl, ssd_scan
 
 from .config import MambaConfig
 
@@ -94,16 +95,21 @@ class Mamba2Mixer(nn.Module):
     def _D(self):
         return self.D.view(-1, self.headdim) if self.D.shape[0] != self.A_log.shape[0] else self.D
 
-    def _gate_out(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        if hasattr(self, "norm"):
-            y = self.norm(y, z)
-        return self.out_proj(y)
-
     def forward(self, hidden_states: torch.Tensor, cache: "Mamba2Cache | None" = None) -> torch.Tensor:
         """hidden_states (batch, L, d_model) -> (batch, L, d_model); with ``cache`` (prefill) the final
         conv and SSM states are written into it."""
-        cfg = self.config
         zxbcdt = self.in_proj(hidden_states)
+        if cache is None and zxbcdt.requires_grad and resolve_ssd_impl(self.config.scan_impl, zxbcdt) != "cuda":
+            # Memory: under autograd the PyTorch SSD keeps every chunk's (Q, Q) decay masks and einsum
+            # operands, and the composite gated norm five (L, d_inner) fp32 tensors, in every layer
+            # (~10 GB at 130m/2048). Recomputing conv1d → SSD → gated norm in the backward keeps only
+            # in_proj's output, for one extra forward of that part; values and gradients are identical.
+            return self.out_proj(checkpoint(self._core, zxbcdt, None, use_reentrant=False))
+        return self.out_proj(self._core(zxbcdt, cache))
+
+    def _core(self, zxbcdt: torch.Tensor, cache: "Mamba2Cache | None") -> torch.Tensor:
+        """in_proj output -> out_proj input (conv1d, SiLU, SSD, gated norm)."""
+        cfg = self.config
         d_inner, gn, nh = self._sizes(zxbcdt)
         z, xBC, dt = torch.split(zxbcdt, [d_inner, d_inner + 2 * gn, nh], dim=-1)
         xBC = xBC.transpose(1, 2)
@@ -122,7 +128,8 @@ class Mamba2Mixer(nn.Module):
         if cache is not None:
             out, last = out
             cache.ssm_state.copy_(last)
-        return self._gate_out(out.flatten(-2), None if gated else z)
+        y = out.flatten(-2)
+        return self.norm(y, z) if hasattr(self, "norm") else y
 
     def step(self, hidden_states: torch.Tensor, cache: "Mamba2Cache") -> torch.Tensor:
         """One token: (batch, 1, d_model) -> (batch, 1, d_model); O(1) in sequence length."""
@@ -154,7 +161,9 @@ class Mamba2Mixer(nn.Module):
         if gated:
             y = y * F.silu(z.float().unflatten(-1, (-1, self.headdim)))
         y = y.flatten(-2).to(hidden_states.dtype)
-        return self._gate_out(y, None if gated else z).unsqueeze(1)
+        if not gated:
+            y = self.norm(y, z)
+        return self.out_proj(y).unsqueeze(1)
 
 
 class Mamba2Cache:

@@ -16,7 +16,6 @@ import logging
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 from . import mamba_ssm_triton
 from .ssd_chunked import ssd_chunked
@@ -58,13 +57,7 @@ def ssd_scan(
               dt_limit=tuple(dt_limit), return_final_states=return_final_states)
     if which == "cuda":
         return mamba_ssm_triton.load()[0](x, dt, A, B, C, chunk_size, **kw)
-    if which == "fast":
-        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, dt, B, C)):
-            # Memory: autograd would keep every chunk's (Q, Q) decay mask and the einsum operands of
-            # every layer until the backward (~10 GB at 130m/2048). Recomputing the SSD in the
-            # backward keeps only its inputs (x, dt, B, C: ~L·d_inner per layer) for one extra SSD
-            # forward; the result and gradients are bit-identical (same ops, same order).
-            return checkpoint(ssd_chunked, x, dt, A, B, C, torch_chunk_size, use_reentrant=False, **kw)
+    if which == "fast":  # the Mamba-2 mixer recomputes it in the backward (see Mamba2Mixer.forward)
         return ssd_chunked(x, dt, A, B, C, torch_chunk_size, **kw)
     return ssd_reference(x, dt, A, B, C, chunk_size, **kw)
 

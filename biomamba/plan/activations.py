@@ -112,8 +112,8 @@ def weight_casts(cfg: MambaConfig, *, tp: int = 1, precision: str = "bf16",
                  (Term("out_proj weight bf16", d * e * BF16), not megatron)]
         if bias:
             casts += [(Term("in_proj bias bf16", rows * BF16), False), (Term("out_proj bias bf16", d * BF16), False)]
-        if backend != "cuda":
-            casts.append((Term("conv1d weight bf16", c * k * BF16), True))
+        if backend != "cuda":  # cast inside the recomputed part: not kept for the backward
+            casts.append((Term("conv1d weight bf16", c * k * BF16), False))
             if cfg.ssm("conv_bias"):
                 casts.append((Term("conv1d bias bf16", c * BF16), False))
         return casts
