@@ -46,7 +46,8 @@ class Mamba2Mixer(nn.Module):
         fk = {"device": device, "dtype": dtype}
         self.config = config
         self.layer_idx = layer_idx
-        d_model, d_inner, d_state, ng, nh = config.d_model, config.d_inner, config.d_state, config.ngroups, config.nheads
+        d_model, d_inner, d_state = config.d_model, config.d_inner, config.d_state
+        ng, nh = config.ngroups, config.nheads
         self.headdim = config.headdim
         self.d_state = d_state
         bias = bool(config.ssm("bias"))
@@ -57,7 +58,8 @@ class Mamba2Mixer(nn.Module):
         # dt_bias, A_log and D stay float32 whatever the model dtype, as in mamba_ssm (created fp32).
         self.dt_bias = nn.Parameter(torch.empty(nh, device=device, dtype=torch.float32))
         self.A_log = nn.Parameter(torch.empty(nh, device=device, dtype=torch.float32))
-        self.D = nn.Parameter(torch.empty(d_inner if config.ssm("D_has_hdim") else nh, device=device, dtype=torch.float32))
+        d_D = d_inner if config.ssm("D_has_hdim") else nh
+        self.D = nn.Parameter(torch.empty(d_D, device=device, dtype=torch.float32))
         if config.ssm("rmsnorm"):
             self.norm = GatedRMSNorm(d_inner, d_inner // ng, bool(config.ssm("norm_before_gate")), **fk)
             self.norm.impl = config.scan_impl

@@ -23,8 +23,8 @@ transformers = pytest.importorskip("transformers")
 
 def tiny_mamba2(vocab=1003, seed=0, tie=True, d_model=32, n_layer=2, ngroups=2) -> MambaLM:
     """Every tensor distinct (noise on top of the init), so a swapped or mis-split tensor would show."""
-    cfg = MambaConfig(d_model=d_model, n_layer=n_layer, vocab_size=vocab, tie_embeddings=tie, pad_vocab_size_multiple=16,
-                      scan_chunk_size=8, ssm_cfg={"layer": "Mamba2", "d_state": 8, "headdim": 8, "ngroups": ngroups,
+    cfg = MambaConfig(d_model=d_model, n_layer=n_layer, vocab_size=vocab, tie_embeddings=tie,
+                      pad_vocab_size_multiple=16, scan_chunk_size=8, ssm_cfg={"layer": "Mamba2", "d_state": 8, "headdim": 8, "ngroups": ngroups,
                                                   "chunk_size": 16})
     model = MambaLM(cfg).init_weights(seed)
     g = torch.Generator().manual_seed(seed + 1)

@@ -48,7 +48,9 @@ def _outputs_and_grads(fn, inp, case, **kw):
     y, last = fn(x, dt, A, B, C, case[6], **inp, dt_softplus=True, return_final_states=True,
                  dt_limit=case[8].get("dt_limit", (0.0, float("inf"))), **kw)
     g = torch.Generator().manual_seed(1)
-    loss = (y * torch.randn(y.shape, generator=g, dtype=y.dtype)).sum() + (last * torch.randn(last.shape, generator=g, dtype=last.dtype)).sum()
+    w_y = torch.randn(y.shape, generator=g, dtype=y.dtype)
+    w_last = torch.randn(last.shape, generator=g, dtype=last.dtype)
+    loss = (y * w_y).sum() + (last * w_last).sum()
     leaves = {"x": x, "dt": dt, "A": A, "B": B, "C": C, **inp}
     grads = torch.autograd.grad(loss, list(leaves.values()))
     return {"y": y, "final_state": last, **{f"d{k}": v for k, v in zip(leaves, grads)}}
