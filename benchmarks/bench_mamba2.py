@@ -98,7 +98,8 @@ def main() -> None:
     if not args.quick:
         table = ["| implementation | seq | tokens/s (median) | s/iter | peak RSS (GB) |", "|---|---|---|---|---|"]
         for r in (ours, hf, long_):
-            table.append(f"| {r['impl']} | {r['seq']} | {r['tokens_per_s']:.1f} | {r['seconds']:.2f} | {r['peak_rss_gb']:.2f} |")
+            table.append(f"| {r['impl']} | {r['seq']} | {r['tokens_per_s']:.1f} | {r['seconds']:.2f} "
+                         f"| {r['peak_rss_gb']:.2f} |")
         body = ("Mamba-2 130m, CPU, batch 1, fp32, fwd+bwd; baseline transformers `Mamba2ForCausalLM` (PyTorch path), "
                 f"warm-up {args.warmup}, {args.iters} timed repeats each, median. Measured under load from parallel "
                 "work on a shared machine.\n\n" + "\n".join(table) + "\n\n```\n" + "\n".join(lines) + "\n```")
