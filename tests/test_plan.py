@@ -268,3 +268,28 @@ def test_docs_scale_table_is_the_planners(repo_root):
                   if line.startswith("| ") and "parameters" not in line and any(c.isdigit() for c in line)]
     rows = generated[2:]
     assert rows and all(row in documented for row in rows), "rerun: python -m biomamba.plan --scales-table --gpus 8"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("checkpointing", [False, True])
+@pytest.mark.parametrize("b,L", [(2, 256), (1, 129)])
+def test_mamba2_activation_terms_match_autograd(precision, checkpointing, b, L):
+    """The Mamba-2 CPU terms (recomputed chunked SSD, composite gated norm) against what autograd saves."""
+    cfg = MambaConfig(d_model=64, n_layer=2, vocab_size=512, scan_impl="fast", scan_chunk_size=64,
+                      ssm_cfg={"layer": "Mamba2", "d_state": 16, "headdim": 16, "ngroups": 2})
+    torch.manual_seed(0)
+    model = MambaLM(cfg).init_weights(0)
+    ids = torch.randint(0, cfg.vocab_size, (b, L))
+    measured = _saved_bytes(model, ids, precision, checkpointing)
+    predicted = activation_memory(cfg, micro_batch=b, seq=L, precision=precision, backend="cpu",
+                                  activation_checkpointing=checkpointing)["saved"]
+    assert abs(predicted - measured) <= 0.02 * measured, (predicted, measured)
+
+
+def test_mamba2_inventory_and_tp_refusal():
+    from biomamba.plan.cli import resolve_model
+
+    _, cfg = resolve_model("mamba2-130m")
+    assert local_param_count(cfg, 1) == 128_989_632
+    with pytest.raises(ValueError, match="ngroups=1 is not divisible by 2"):
+        local_param_count(cfg, 2)

@@ -164,7 +164,7 @@ def consolidate(path: str | os.PathLike, tag: str = "latest") -> tuple[MambaConf
         if absent:
             raise ConversionError(f"{tag_dir}: parameter {name} is missing from TP rank(s) {absent}")
         try:
-            full[name] = _own_storage(tp_layout.merge(name, [r[name] for r in per_rank]))
+            full[name] = _own_storage(tp_layout.merge(name, [r[name] for r in per_rank], cfg))
         except ValueError as exc:
             raise ConversionError(f"{tag_dir}: cannot merge the TP shards: {exc}") from exc
     if cfg.tie_embeddings or "lm_head.weight" not in full:

@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from biomamba.parallel.tp_layout import split_problems
+
 from .consolidate import ConversionError
 from .source import BIOMAMBA_FORMAT, BIOMAMBA_MODEL, META, LoadedModel
 from .tokenizer_export import export_tokenizer
@@ -37,8 +39,7 @@ from .weights import cast, dtype_name, save_safetensors, without_tied_head
 def check_tp(model: LoadedModel, tp: int) -> None:
     cfg = model.config
     problems = []
-    if cfg.d_inner % tp:
-        problems.append(f"d_inner={cfg.d_inner} (expand*d_model) is not divisible by {tp}")
+    problems += split_problems(cfg, tp)
     if cfg.padded_vocab_size % tp:
         problems.append(f"the padded vocabulary {cfg.padded_vocab_size} is not divisible by {tp} — set "
                         f"model.pad_vocab_size_multiple to a multiple of {tp} in the training config (the "

@@ -1,4 +1,4 @@
-"""Write a Hugging Face ``MambaForCausalLM`` directory that ``AutoModelForCausalLM.from_pretrained`` opens offline.
+"""Write a Hugging Face ``MambaForCausalLM`` (``Mamba2ForCausalLM`` for Mamba-2) directory that ``AutoModelForCausalLM.from_pretrained`` opens offline.
 
 Contents: ``config.json`` (:func:`biomamba.convert.hf.hf_config_from_ours` + token ids from the
 tokenizer + HF keys carried over from an HF source), ``model.safetensors`` (or shards +
@@ -30,7 +30,7 @@ def hf_config_for(model: LoadedModel, tok=None, fresh_tokenizer: bool = False, d
     for k, v in model.hf_extra.items():
         if k not in TOKEN_KEYS:
             setattr(hf, k, v)
-    hf.architectures = ["MambaForCausalLM"]
+    hf.architectures = ["Mamba2ForCausalLM" if model.config.is_mamba2 else "MambaForCausalLM"]
     hf.dtype = dtype
     return hf
 

@@ -31,6 +31,11 @@ def ours_state_dict_from_hf(sd: dict) -> dict:
 
 
 def hf_config_from_ours(cfg: MambaConfig, *, bos_token_id=None, eos_token_id=None, pad_token_id=None):
+    """HF ``MambaConfig`` (Mamba-1) or ``Mamba2Config`` (Mamba-2, :mod:`.hf_mamba2`)."""
+    if cfg.is_mamba2:
+        from .hf_mamba2 import hf2_config_from_ours
+
+        return hf2_config_from_ours(cfg, bos_token_id=bos_token_id, eos_token_id=eos_token_id, pad_token_id=pad_token_id)
     from transformers import MambaConfig as HFMambaConfig
 
     hf = HFMambaConfig(
@@ -68,8 +73,12 @@ def hf_config_from_ours(cfg: MambaConfig, *, bos_token_id=None, eos_token_id=Non
 
 
 def ours_config_from_hf(hf) -> MambaConfig:
-    """Our config from an HF ``MambaConfig`` (object or ``config.json`` dict)."""
+    """Our config from an HF ``MambaConfig`` or ``Mamba2Config`` (object or ``config.json`` dict)."""
     get = (lambda k, d=None: hf.get(k, d)) if isinstance(hf, dict) else (lambda k, d=None: getattr(hf, k, d))
+    if get("model_type") == "mamba2":
+        from .hf_mamba2 import ours_config_from_hf2
+
+        return ours_config_from_hf2(get)
     if get("model_type", "mamba") not in ("mamba", None):
         raise ValueError(f"not a Mamba-1 config: model_type={get('model_type')!r}")
     d_model = int(get("hidden_size"))

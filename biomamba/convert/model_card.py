@@ -67,15 +67,17 @@ def render(model: LoadedModel, *, dtype: str, tokenizer=None, target: str = "hf"
         "tags: [mamba, biomedical, biomamba]",
         "---",
         "",
-        f"# BioMamba — Mamba-1 language model ({param_count(cfg) / 1e6:.1f}M parameters)",
+        f"# BioMamba — {'Mamba-2' if cfg.is_mamba2 else 'Mamba-1'} language model ({param_count(cfg) / 1e6:.1f}M parameters)",
         "",
         "Exported by `biomamba-convert` from " + (f"training checkpoint `{meta.get('tag')}`" if meta else f"`{model.path}`") + ".",
         "",
         "## Architecture",
         "",
-        "| d_model | layers | d_state | d_conv | expand | dt_rank | vocabulary (padded) | tied embeddings | weights dtype |",
+        f"| d_model | layers | d_state | d_conv | expand | {'heads × headdim, ngroups' if cfg.is_mamba2 else 'dt_rank'} "
+        "| vocabulary (padded) | tied embeddings | weights dtype |",
         "|---|---|---|---|---|---|---|---|---|",
-        (f"| {cfg.d_model} | {cfg.n_layer} | {cfg.d_state} | {cfg.d_conv} | {cfg.expand} | {cfg.dt_rank} | "
+        (f"| {cfg.d_model} | {cfg.n_layer} | {cfg.d_state} | {cfg.d_conv} | {cfg.expand} | "
+         f"{f'{cfg.nheads} × {cfg.headdim}, {cfg.ngroups}' if cfg.is_mamba2 else cfg.dt_rank} | "
          f"{cfg.vocab_size} ({cfg.padded_vocab_size}) | {cfg.tie_embeddings} | {dtype} |"),
         "",
     ]

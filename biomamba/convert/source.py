@@ -5,7 +5,7 @@ Sources, detected from the directory's contents:
 * ``training``: a run directory, its ``checkpoints/`` folder, or one tag folder
   (``checkpoints/step_XXXXXXXX``) — consolidated by :mod:`.consolidate`;
 * ``biomamba``: our own export (``biomamba_model.json`` + ``model.safetensors``);
-* ``hf``: a Hugging Face ``MambaForCausalLM`` directory (``config.json`` with ``model_type: mamba``);
+* ``hf``: a Hugging Face ``MambaForCausalLM`` / ``Mamba2ForCausalLM`` directory (``model_type: mamba`` / ``mamba2``);
 * ``mamba_ssm``: a mamba_ssm ``MambaLMHeadModel`` directory (``config.json`` with ``d_model``/``n_layer``).
 
 State dicts always use our (= mamba_ssm's) parameter names and include ``lm_head.weight``
@@ -37,7 +37,9 @@ HF_DERIVED = {"vocab_size", "hidden_size", "state_size", "num_hidden_layers", "l
               "conv_kernel", "use_bias", "use_conv_bias", "hidden_act", "initializer_range", "residual_in_fp32",
               "time_step_rank", "time_step_scale", "time_step_min", "time_step_max", "time_step_init_scheme",
               "time_step_floor", "rescale_prenorm_residual", "tie_word_embeddings", "intermediate_size",
-              "biomamba_vocab_size", "biomamba_rescale_prenorm_residual", "model_type", "transformers_version", "dtype", "torch_dtype"}
+              "biomamba_vocab_size", "biomamba_rescale_prenorm_residual", "model_type", "transformers_version", "dtype", "torch_dtype",
+              # Mamba2Config's own
+              "num_heads", "head_dim", "n_groups", "time_step_limit", "chunk_size"}
 
 
 @dataclasses.dataclass
@@ -80,15 +82,15 @@ def detect(path: str | Path) -> str:
         return "training"
     if (p / "config.json").is_file():
         cfg = _read_json(p / "config.json")
-        if cfg.get("model_type") == "mamba":
+        if cfg.get("model_type") in ("mamba", "mamba2"):
             return "hf"
         if "model_type" in cfg:
-            raise ConversionError(f"{p}: model_type={cfg['model_type']!r} is not a Mamba-1 model (expected 'mamba')")
+            raise ConversionError(f"{p}: model_type={cfg['model_type']!r} is not a Mamba model (expected 'mamba' or 'mamba2')")
         if "d_model" in cfg and "n_layer" in cfg:
             return "mamba_ssm"
     raise ConversionError(
         f"{p}: unknown source — not a training run/checkpoint, a BioMamba export ({BIOMAMBA_MODEL}), "
-        "an HF MambaForCausalLM directory or a mamba_ssm directory")
+        "an HF MambaForCausalLM/Mamba2ForCausalLM directory or a mamba_ssm directory")
 
 
 def _tokenizer_in(d: Path) -> Path | None:
@@ -189,7 +191,7 @@ def _read_mamba_ssm(p: Path) -> LoadedModel:
     try:
         cfg = MambaConfig.from_mamba_ssm_dict(_read_json(p / "config.json"))
     except ConfigError as exc:
-        raise ConversionError(f"{p / 'config.json'}: not a Mamba-1 mamba_ssm config ({exc})") from exc
+        raise ConversionError(f"{p / 'config.json'}: not a Mamba-1/Mamba-2 mamba_ssm config ({exc})") from exc
     sd = _check_state(cfg, load_weights(p), p)
     return LoadedModel("mamba_ssm", p, cfg, sd, _meta_in(p), _tokenizer_in(p), _hash_in(p))
 

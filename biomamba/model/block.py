@@ -10,6 +10,7 @@ from biomamba.ops import add_rms_norm
 
 from .config import MambaConfig
 from .mixer import LayerCache, MambaMixer
+from .mixer2 import Mamba2Mixer
 
 
 class RMSNorm(nn.Module):
@@ -39,7 +40,8 @@ class MambaBlock(nn.Module):
         self.residual_in_fp32 = config.residual_in_fp32
         self.kernel_impl = config.kernel_impl
         self.norm = RMSNorm(config.d_model, config.norm_epsilon, device=device, dtype=dtype)
-        self.mixer = MambaMixer(config, layer_idx, device=device, dtype=dtype)
+        mixer_cls = Mamba2Mixer if config.is_mamba2 else MambaMixer
+        self.mixer = mixer_cls(config, layer_idx, device=device, dtype=dtype)
 
     def _pre(self, hidden_states, residual):
         # mamba_ssm's fused_add_norm (prenorm): one kernel with kernel_impl=triton (biomamba.ops.add_rms_norm)

@@ -1,4 +1,4 @@
-"""Closed-form parameter count and FLOPs of a Mamba-1 LM (used by MFU logging and the memory planner).
+"""Closed-form parameter count and FLOPs of a Mamba-1 or Mamba-2 LM (used by MFU logging and the memory planner).
 
 FLOPs count multiply and add as 2 operations. Per token and layer, forward:
 
@@ -16,6 +16,20 @@ plus the LM head ``2 · d_model · padded_vocab`` per token (embedding lookups a
 Training = 3 × forward (backward ≈ 2 × forward), the usual model-FLOPs convention
 (as in PaLM/nanoGPT MFU): activation-checkpoint recomputation is NOT counted,
 so MFU stays comparable whatever the memory settings.
+
+Mamba-2 (``g`` = ngroups, ``h`` = nheads, ``conv_dim = d_inner + 2·g·d_state``), per token and layer:
+
+=================  ==================================
+in_proj            2 · d_model · (2·d_inner + 2·g·d_state + h)
+conv1d (depthwise) 2 · conv_dim · d_conv
+SSD scan           7 · d_inner · d_state   (Megatron-LM's count for its Mamba layer)
+skip + gated norm  7 · d_inner             (D·x, +, x·silu(z) ≈ 3, square/scale ≈ 2)
+out_proj           2 · d_inner · d_model
+=================  ==================================
+
+The SSD scan is counted as the recurrence's work, not as what the chunked algorithm executes
+(its intra-chunk quadratic term grows with chunk_size): like recomputation, an implementation's
+extra work does not count as model FLOPs, so MFU is not inflated by choosing larger chunks.
 """
 
 from __future__ import annotations
@@ -23,7 +37,23 @@ from __future__ import annotations
 from .config import MambaConfig
 
 
+def _mamba2_layer_param_count(cfg: MambaConfig) -> int:
+    d, di, n, k, g, h = cfg.d_model, cfg.d_inner, cfg.d_state, cfg.d_conv, cfg.ngroups, cfg.nheads
+    bias, conv_dim = bool(cfg.ssm("bias")), di + 2 * g * n
+    return (
+        d * (2 * di + 2 * g * n + h) + ((2 * di + 2 * g * n + h) if bias else 0)  # in_proj
+        + conv_dim * k + (conv_dim if cfg.ssm("conv_bias") else 0)  # conv1d
+        + 2 * h  # dt_bias, A_log
+        + (di if cfg.ssm("D_has_hdim") else h)  # D
+        + (di if cfg.ssm("rmsnorm") else 0)  # gated norm
+        + di * d + (d if bias else 0)  # out_proj
+        + d  # norm
+    )
+
+
 def layer_param_count(cfg: MambaConfig) -> int:
+    if cfg.is_mamba2:
+        return _mamba2_layer_param_count(cfg)
     d, di, n, k, r = cfg.d_model, cfg.d_inner, cfg.d_state, cfg.d_conv, cfg.dt_rank
     bias = bool(cfg.ssm("bias"))
     conv_bias = bool(cfg.ssm("conv_bias"))
@@ -47,6 +77,9 @@ def param_count(cfg: MambaConfig) -> int:
 
 
 def layer_forward_flops_per_token(cfg: MambaConfig) -> int:
+    if cfg.is_mamba2:
+        d, di, n, k, g, h = cfg.d_model, cfg.d_inner, cfg.d_state, cfg.d_conv, cfg.ngroups, cfg.nheads
+        return 2 * d * (2 * di + 2 * g * n + h) + 2 * (di + 2 * g * n) * k + 7 * di * n + 7 * di + 2 * di * d
     d, di, n, k, r = cfg.d_model, cfg.d_inner, cfg.d_state, cfg.d_conv, cfg.dt_rank
     return 2 * d * 2 * di + 2 * di * k + 2 * di * (r + 2 * n) + 2 * r * di + 9 * di * n + 5 * di + 2 * di * d
 

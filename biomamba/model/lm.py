@@ -22,6 +22,7 @@ from biomamba.ops import add_rms_norm
 from .block import MambaBlock, RMSNorm
 from .config import MambaConfig
 from .mixer import LayerCache
+from .mixer2 import Mamba2Cache
 
 
 class MambaBackbone(nn.Module):
@@ -82,7 +83,8 @@ class MambaLM(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
-        for layer in self.backbone.layers:  # after the zeroing: dt_proj's bias is set here (mamba_ssm's _no_reinit)
+        # After the zeroing: dt_proj's bias (Mamba-1) / dt_bias, A_log, D (Mamba-2) are set here (mamba_ssm's _no_reinit).
+        for layer in self.backbone.layers:
             layer.mixer.init_ssm_parameters()
         nn.init.normal_(self.backbone.embedding.weight, std=cfg.initializer_range)
         if cfg.rescale_prenorm_residual:
@@ -104,7 +106,8 @@ class MambaLM(nn.Module):
     # ----- recurrent inference -----
     def allocate_cache(self, batch: int) -> list[LayerCache]:
         dtype = self.backbone.embedding.weight.dtype
-        return [LayerCache(batch, layer.mixer, dtype) for layer in self.backbone.layers]
+        cache_cls = Mamba2Cache if self.config.is_mamba2 else LayerCache
+        return [cache_cls(batch, layer.mixer, dtype) for layer in self.backbone.layers]
 
     def step(self, input_ids: torch.Tensor, caches: list[LayerCache]) -> torch.Tensor:
         """One token per sequence: input_ids (batch, 1) -> logits (batch, 1, V); updates ``caches``."""

@@ -17,6 +17,8 @@ The softplus of delta, its bias and the SiLU gate by z are not separate kernels 
 scan implementation applies them inside (``delta_bias``, ``delta_softplus``, ``z``).
 
 :func:`kernel_report` says which scan, conv and norm implementation a run on a device will use (logged at start).
+
+Mamba-2's SSD scan and gated norm are selected the same way in :mod:`.ssd` (``ssd_scan``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .scan_fast import selective_scan_fast
 from .scan_reference import selective_scan_reference
 from .scan_triton import selective_scan_triton, triton_unavailable_reason as scan_triton_unavailable_reason
 from .step import causal_conv1d_ref, causal_conv1d_update_ref, selective_state_update_ref
+from .ssd import gated_rmsnorm, resolve_ssd_impl, ssd_scan  # Mamba-2 (same impl names)
 
 # Optional CUDA kernels. mamba_ssm imports its compiled extension (and triton) at
 # module import, so any failure there means "not available" for us.
@@ -201,6 +204,9 @@ __all__ = [
     "selective_scan_fast",
     "selective_scan_reference",
     "selective_scan_triton",
+    "ssd_scan",
+    "gated_rmsnorm",
+    "resolve_ssd_impl",
     "causal_conv1d",
     "kernel_report",
     "resolve_conv_impl",

@@ -1,4 +1,4 @@
-"""Megatron-style tensor parallelism for Mamba-1, applied to a built model by :func:`parallelize`.
+"""Megatron-style tensor parallelism for Mamba-1 (Mamba-2: :mod:`.tp_mamba2`), applied by :func:`parallelize`.
 
 The model file holds no distributed code; this step swaps layers for megatron-core's
 parallel ones and slices the channel-wise parameters. With ``tp`` ranks and
@@ -35,6 +35,7 @@ import torch.nn as nn
 from biomamba.model import MambaLM
 
 from . import tp_layout
+from .tp_mamba2 import parallelize_mixer2
 
 
 def _megatron():
@@ -136,8 +137,10 @@ def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
         return model.to(device)
     rank = ps.get_tensor_model_parallel_rank()
     cfg = model.config
-    if cfg.d_inner % tp or cfg.padded_vocab_size % tp:
-        raise ValueError(f"d_inner {cfg.d_inner} and padded vocab {cfg.padded_vocab_size} must be divisible by TP={tp}")
+    problems = tp_layout.split_problems(cfg, tp) + (
+        [f"padded vocab {cfg.padded_vocab_size} is not divisible by {tp}"] if cfg.padded_vocab_size % tp else [])
+    if problems:
+        raise ValueError(f"cannot split the model over TP={tp}: " + "; ".join(problems))
     mcfg = mp_config(model.backbone.embedding.weight.dtype)
     lin = _tensor_linears()
     s = cfg.d_inner // tp
@@ -147,6 +150,9 @@ def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
 
     for layer in model.backbone.layers:
         mx = layer.mixer
+        if cfg.is_mamba2:
+            parallelize_mixer2(mx, cfg, tp, rank, mcfg, lin, _mark_tp, _no_init)
+            continue
         d_model = mx.in_proj.weight.shape[1]
         has_bias = mx.in_proj.bias is not None
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 from biomamba.model.config import MambaConfig
 
+from .activations2 import layer_saved_mamba2
+
 BACKENDS = ("cuda", "cuda-torch", "cpu")
 CUDA_SCAN_CHUNK = 2048  # mamba_ssm's selective_scan_fwd stores one state per 2048 steps
 FP32, BF16, INT64, BOOL = 4, 2, 8, 1
@@ -57,6 +59,9 @@ def layer_saved(cfg: MambaConfig, b: int, L: int, *, tp: int = 1, precision: str
     """Tensors one Mamba block keeps for its backward (parameters themselves excluded)."""
     _check_backend(backend)
     a, T = _act_bytes(precision), b * L
+    if cfg.is_mamba2:
+        saved = layer_saved_mamba2(cfg, b, L, tp=tp, a=a, backend=backend, term=Term, FP32=FP32)
+        return saved + [term for term, s in weight_casts(cfg, tp=tp, precision=precision, backend=backend) if s]
     d, e, n, k, r = cfg.d_model, cfg.d_inner // tp, cfg.d_state, cfg.d_conv, cfg.dt_rank
     kernels = backend == "cuda"
     t = [
@@ -100,9 +105,21 @@ def weight_casts(cfg: MambaConfig, *, tp: int = 1, precision: str = "bf16",
     """
     if precision != "bf16":
         return []
-    d, e, n, k, r = cfg.d_model, cfg.d_inner // tp, cfg.d_state, cfg.d_conv, cfg.dt_rank
     bias = bool(cfg.ssm("bias"))
     megatron = tp > 1  # megatron's linears save the fp32 weight, not the cast
+    if cfg.is_mamba2:
+        e, c = cfg.d_inner // tp, (cfg.d_inner + 2 * cfg.ngroups * cfg.d_state) // tp
+        rows, d, k = 2 * e + 2 * (c - e) // 2 + cfg.nheads // tp, cfg.d_model, cfg.d_conv
+        casts = [(Term("in_proj weight bf16", rows * d * BF16), not megatron),
+                 (Term("out_proj weight bf16", d * e * BF16), not megatron)]
+        if bias:
+            casts += [(Term("in_proj bias bf16", rows * BF16), False), (Term("out_proj bias bf16", d * BF16), False)]
+        if backend != "cuda":  # cast inside the recomputed part: not kept for the backward
+            casts.append((Term("conv1d weight bf16", c * k * BF16), False))
+            if cfg.ssm("conv_bias"):
+                casts.append((Term("conv1d bias bf16", c * BF16), False))
+        return casts
+    d, e, n, k, r = cfg.d_model, cfg.d_inner // tp, cfg.d_state, cfg.d_conv, cfg.dt_rank
     casts = [
         (Term("in_proj weight bf16", 2 * e * d * BF16), not megatron),
         (Term("x_proj weight bf16", (r + 2 * n) * e * BF16), not megatron),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from biomamba.model.config import MambaConfig
 from biomamba.model.flops import param_count
-from biomamba.parallel.tp_layout import REPLICATED, rule
+from biomamba.parallel.tp_layout import REPLICATED, rule, split_problems
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,11 @@ def check_tp(cfg: MambaConfig, tp: int) -> None:
     """The same divisibility rules as ``TrainConfig.check`` (and the sharding code)."""
     if tp < 1:
         raise ValueError(f"tensor parallel degree must be >= 1, got {tp}")
-    if cfg.d_inner % tp:
+    problems = split_problems(cfg, tp)
+    if problems:
         raise ValueError(
-            f"TP={tp} does not divide d_inner={cfg.d_inner} (expand*d_model); "
-            f"TP degrees dividing both d_inner and the padded vocabulary: {valid_tp_degrees(cfg)}"
+            f"TP={tp} cannot split the model: {'; '.join(problems)}; "
+            f"TP degrees that split the mixer and the padded vocabulary: {valid_tp_degrees(cfg)}"
         )
     if cfg.padded_vocab_size % tp:
         raise ValueError(
@@ -41,11 +42,19 @@ def check_tp(cfg: MambaConfig, tp: int) -> None:
 
 
 def valid_tp_degrees(cfg: MambaConfig, limit: int = 64) -> list[int]:
-    return [t for t in range(1, limit + 1) if cfg.d_inner % t == 0 and cfg.padded_vocab_size % t == 0]
+    return [t for t in range(1, limit + 1) if not split_problems(cfg, t) and cfg.padded_vocab_size % t == 0]
 
 
 def _full_shapes(cfg: MambaConfig) -> list[tuple[str, int]]:
     """(name, numel) in mamba_ssm's naming, tied head listed once (as the embedding)."""
+    if cfg.is_mamba2:  # read off the model built on the meta device (no memory, cannot drift)
+        import torch
+
+        from biomamba.model import MambaLM
+
+        with torch.device("meta"):
+            model = MambaLM(cfg)
+        return [(n, p.numel()) for n, p in model.named_parameters()]  # a tied head is listed once
     d, di, n, k, r = cfg.d_model, cfg.d_inner, cfg.d_state, cfg.d_conv, cfg.dt_rank
     bias, conv_bias = bool(cfg.ssm("bias")), bool(cfg.ssm("conv_bias"))
     out = [("backbone.embedding.weight", cfg.padded_vocab_size * d)]

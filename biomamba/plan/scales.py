@@ -6,7 +6,8 @@ from .cli import MODEL_DIR, resolve_model
 from .memory import GIB, max_micro_batch, plan_memory
 from .throughput import peak_tflops, throughput
 
-SCALES = ("tiny", "130m", "370m", "790m", "1.4b", "2.8b")
+SCALES = ("tiny", "130m", "370m", "790m", "1.4b", "2.8b",
+          "mamba2-130m", "mamba2-370m", "mamba2-780m", "mamba2-1.3b", "mamba2-2.7b")
 
 
 def scales_table(*, gpus: int = 8, gpu_mem_gb: float = 80.0, seq: int = 2048, mfu: float = 0.4,

@@ -183,10 +183,13 @@ class TrainConfig(Config):
         if self.max_steps < 1:
             raise ConfigError("max_steps: must be >= 1")
         tp = self.parallel.tensor_parallel
-        if self.model.d_inner % tp:
+        from biomamba.parallel.tp_layout import split_problems
+
+        problems = split_problems(self.model, tp)
+        if problems:
             raise ConfigError(
-                f"parallel.tensor_parallel={tp}: d_inner={self.model.d_inner} (expand*d_model) is not divisible by it; "
-                f"choose a tensor_parallel that divides {self.model.d_inner}"
+                f"parallel.tensor_parallel={tp} cannot split the model: {'; '.join(problems)}; "
+                "choose a tensor_parallel that divides them"
             )
         if self.model.padded_vocab_size % tp:
             raise ConfigError(

@@ -29,12 +29,21 @@ def universal_checkpoint_info(model) -> dict:
 
     names = [n for n, _ in model.named_parameters()]
     candidates = {
-        c.TP_REPLICATED_PARAMETER_PATTERNS: [r".*norm\.weight$", r".*norm_f\.weight$", r".*out_proj\.bias$"],
+        # block norms only: Mamba-2's gated mixer.norm.weight is split by channel (default dim 0)
+        c.TP_REPLICATED_PARAMETER_PATTERNS: [r".*layers\.\d+\.norm\.weight$", r".*norm_f\.weight$",
+                                             r".*out_proj\.bias$"],
         c.PARAMETER_WITH_ROW_PARALLELISM_PATTERNS: [r".*x_proj\.weight$", r".*out_proj\.weight$"],
         c.VOCABULARY_PARAMETER_PATTERNS: [r".*embedding\.weight$", r".*lm_head\.weight$"],
         # in_proj's rows are [x; z], each half split over TP ranks (see biomamba.parallel.tp_layout)
         c.PARAMETER_WITH_2_SUB_PARAMS_CAT_DIM_0: [r".*in_proj\.weight$", r".*in_proj\.bias$"],
     }
+    if getattr(getattr(model, "config", None), "is_mamba2", False):
+        # Mamba-2's in_proj ([z; x; B; C; dt]) and conv1d ([x; B; C]) hold 5 / 3 unequal sections, each
+        # split over TP (biomamba.parallel.tp_layout). Listed under no pattern they merge by plain
+        # concatenation of the rank slices and re-split the same way; resuming requires the same TP
+        # (CheckpointManager.plan_resume), so that round trip restores every rank's slice exactly
+        # (the 2-sub-parameter rule would cut odd-sized local slices wrongly).
+        del candidates[c.PARAMETER_WITH_2_SUB_PARAMS_CAT_DIM_0]
     info = {k: [p for p in pats if any(re.match(p, n) for n in names)] for k, pats in candidates.items()}
     info[c.UNIVERSAL_CHECKPOINT_VERSION_KEY] = c.UNIVERSAL_CHECKPOINT_VERSION_VALUE
     info["original_vocab_size"] = model.config.padded_vocab_size

@@ -63,7 +63,7 @@ def test_yaml_includes_and_overrides(tmp_path):
         ("optim.schedule=linear", r"optim.schedule: 'linear' is not one of \['cosine', 'wsd'\]"),
         ("optim.lr=-1", "optim.lr: must be > 0"),
         ("debug=maybe", "debug: expected true/false"),
-        ("model.ssm_cfg.layer=Mamba2", "Mamba1 only"),
+        ("model.ssm_cfg.layer=Mamba3", r"model.ssm_cfg.layer: .Mamba3. is not supported; use one of \[.Mamba1., .Mamba2.\]"),
         ("justakey", "must look like key.sub=value"),
     ],
 )

@@ -22,7 +22,7 @@ def test_unknown_and_missing_sources_exit_2(tmp_path, capsys):
     (tmp_path / "llama").mkdir()
     (tmp_path / "llama" / "config.json").write_text('{"model_type": "llama"}')
     assert run_cli(tmp_path / "llama", "--to", "hf", "--out", tmp_path / "o3") == 2
-    assert "not a Mamba-1 model" in capsys.readouterr().err
+    assert "is not a Mamba model" in capsys.readouterr().err
     assert no_leftovers(tmp_path / "o1") and no_leftovers(tmp_path / "o2") and no_leftovers(tmp_path / "o3")
 
 

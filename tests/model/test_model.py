@@ -154,8 +154,8 @@ def test_gradient_checkpointing_same_gradients():
 def test_invalid_config_errors_are_actionable():
     from biomamba.config import ConfigError
 
-    with pytest.raises(ConfigError, match="Mamba1 only"):
-        MambaConfig(ssm_cfg={"layer": "Mamba2"}).validate()
+    with pytest.raises(ConfigError, match="ssm_cfg.layer: 'Mamba3' is not supported"):  # Mamba2 is (issue 13)
+        MambaConfig(ssm_cfg={"layer": "Mamba3"}).validate()
     with pytest.raises(ConfigError, match="unknown key"):
         MambaConfig(ssm_cfg={"d_stat": 16}).validate()
     with pytest.raises(ConfigError, match="attention"):

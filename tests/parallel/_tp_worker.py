@@ -20,15 +20,19 @@ def main():
     dist.init_process_group("gloo")
     init_model_parallel(2)
     rank = dist.get_rank()
-    impl = sys.argv[1] if len(sys.argv) > 1 else "auto"  # "triton": run with TRITON_INTERPRET=1
-    # The interpreter runs the triton scan element by element: a narrower model keeps that run short.
-    width, dstate = (32, 4) if impl == "triton" else (64, 8)
-    cfg = MambaConfig(d_model=width, n_layer=2, vocab_size=500, ssm_cfg={"d_state": dstate}, scan_impl=impl)
+    if sys.argv[1:] == ["mamba2"]:  # by heads: 8 heads of 16 channels, 2 groups (one per rank)
+        cfg = MambaConfig(d_model=64, n_layer=2, vocab_size=500, scan_chunk_size=8,
+                          ssm_cfg={"layer": "Mamba2", "d_state": 8, "headdim": 16, "ngroups": 2})
+    else:
+        impl = sys.argv[1] if len(sys.argv) > 1 else "auto"  # "triton": run with TRITON_INTERPRET=1
+        # The interpreter runs the triton scan element by element: a narrower model keeps that run short.
+        width, dstate = (32, 4) if impl == "triton" else (64, 8)
+        cfg = MambaConfig(d_model=width, n_layer=2, vocab_size=500, ssm_cfg={"d_state": dstate}, scan_impl=impl)
     full = MambaLM(cfg).init_weights(0)
     tp = parallelize(MambaLM(cfg).init_weights(0))
     # every parameter that tp_layout splits carries megatron's TP marks; replicated ones do not
     for name, p in tp.named_parameters():
-        sharded = tp_layout.rule(name) != tp_layout.REPLICATED
+        sharded = tp_layout.rule(name, cfg) != tp_layout.REPLICATED
         assert bool(getattr(p, "tensor_model_parallel", False)) == sharded, name
     x = torch.randint(0, 500, (2, 17), generator=torch.Generator().manual_seed(1))
     y = torch.randint(0, 500, (2, 17), generator=torch.Generator().manual_seed(2))
@@ -38,7 +42,7 @@ def main():
     nll_tp.mean().backward()
     torch.testing.assert_close(nll_tp, nll, rtol=1e-5, atol=1e-6)
     for name, p in tp.named_parameters():
-        ref = tp_layout.shard(name, dict(full.named_parameters())[name].grad, 2, rank)
+        ref = tp_layout.shard(name, dict(full.named_parameters())[name].grad, 2, rank, cfg)
         torch.testing.assert_close(p.grad, ref, rtol=1e-4, atol=1e-7, msg=name)
     # the TP-aware gradient norm (DeepSpeed's counting rule) equals the full model's norm
     from biomamba.train.trainer import _tp_grad_norm

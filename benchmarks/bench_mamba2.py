@@ -1,0 +1,120 @@
+"""Mamba-2 130m forward+backward on CPU: BioMamba's MambaLM (chunked PyTorch SSD) vs transformers' Mamba2ForCausalLM.
+
+Baseline in the same run: ``transformers.Mamba2ForCausalLM`` (its pure-PyTorch path, what it runs on
+CPU), same config, same weights, same inputs, fp32, batch 1; both sides get the same warm-up and
+the same number of timed repeats, in their own subprocess (so peak RSS is their own), with the
+same thread count and glibc settings. The median repeat is reported.
+Then the peak RSS of one fwd+bwd step of ours at 130m/2048.
+
+    python benchmarks/bench_mamba2.py            # 130m/512 speed + 130m/2048 RSS
+    python benchmarks/bench_mamba2.py --quick    # tiny sizes, a smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _worker(args) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from benchmarks.common import peak_rss_gb
+    from biomamba.config import load_config
+    from biomamba.convert.hf import hf_config_from_ours, hf_state_dict_from_ours
+    from biomamba.model import MambaConfig, MambaLM
+
+    torch.manual_seed(0)
+    cfg = load_config(MambaConfig, ROOT / "configs" / "model" / f"{args.scale}.yaml")
+    ours = MambaLM(cfg).init_weights(0)
+    if args.impl == "hf":
+        import transformers
+
+        model = transformers.Mamba2ForCausalLM(hf_config_from_ours(cfg))
+        model.load_state_dict(hf_state_dict_from_ours(ours.state_dict()))
+        del ours
+    else:
+        model = ours
+    model.train()
+    x = torch.randint(0, cfg.vocab_size, (1, args.seq + 1), generator=torch.Generator().manual_seed(1))
+    times = []
+    for i in range(args.warmup + args.iters):
+        model.zero_grad(set_to_none=True)
+        t = time.perf_counter()
+        out = model(x[:, :-1])
+        logits = out.logits if hasattr(out, "logits") else out
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), x[:, 1:].reshape(-1))
+        del logits, out
+        loss.backward()
+        if i >= args.warmup:
+            times.append(time.perf_counter() - t)
+    sec = statistics.median(times)
+    return {"seconds": sec, "tokens_per_s": args.seq / sec, "peak_rss_gb": peak_rss_gb(), "iters": len(times)}
+
+
+def run(impl: str, scale: str, seq: int, iters: int, warmup: int) -> dict:
+    from biomamba.pipeline import CPU_MALLOC_ENV
+
+    cmd = [sys.executable, __file__, "--worker", "--impl", impl, "--scale", scale, "--seq", str(seq),
+           "--iters", str(iters), "--warmup", str(warmup)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **CPU_MALLOC_ENV}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{impl} {scale}/{seq} failed:\n{proc.stderr[-3000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res.update(impl=impl, scale=scale, seq=seq)
+    print(f"  {scale:12s} L={seq:<5d} {impl:5s} {res['tokens_per_s']:9.1f} tok/s  {res['seconds']:8.2f} s/iter  "
+          f"peak RSS {res['peak_rss_gb']:.2f} GB", flush=True)
+    return res
+
+
+def main() -> None:
+    from benchmarks.common import bench_line, record_results
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--iters", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    args = p.parse_args()
+    scale, seq, long_seq = ("mamba2-130m", 64, 256) if args.quick else ("mamba2-130m", 512, 2048)
+    print(f"forward+backward, batch 1, fp32, {os.environ.get('OMP_NUM_THREADS', 'default')} threads:")
+    ours = run("ours", scale, seq, args.iters, args.warmup)
+    hf = run("hf", scale, seq, args.iters, args.warmup)
+    long_ = run("ours", scale, long_seq, 1, 0)
+    lines = [
+        bench_line(f"mamba2_fwdbwd_vs_hf_130m_{seq}", ours["tokens_per_s"] / hf["tokens_per_s"], ">=", 2),
+        bench_line(f"peak_rss_gb_mamba2_130m_{long_seq}", long_["peak_rss_gb"], "<=", 4),
+    ]
+    if not args.quick:
+        table = ["| implementation | seq | tokens/s (median) | s/iter | peak RSS (GB) |", "|---|---|---|---|---|"]
+        for r in (ours, hf, long_):
+            table.append(f"| {r['impl']} | {r['seq']} | {r['tokens_per_s']:.1f} | {r['seconds']:.2f} "
+                         f"| {r['peak_rss_gb']:.2f} |")
+        body = ("Mamba-2 130m, CPU, batch 1, fp32, fwd+bwd; baseline transformers `Mamba2ForCausalLM` (PyTorch path), "
+                f"warm-up {args.warmup}, {args.iters} timed repeats each, median. Measured under load from parallel "
+                "work on a shared machine.\n\n" + "\n".join(table) + "\n\n```\n" + "\n".join(lines) + "\n```")
+        record_results("bench_mamba2", body)
+
+
+if __name__ == "__main__":
+    if "--worker" in sys.argv:
+        wp = argparse.ArgumentParser()
+        wp.add_argument("--worker", action="store_true")
+        wp.add_argument("--impl")
+        wp.add_argument("--scale")
+        wp.add_argument("--seq", type=int)
+        wp.add_argument("--iters", type=int)
+        wp.add_argument("--warmup", type=int)
+        print(json.dumps(_worker(wp.parse_args())))
+    else:
+        main()
