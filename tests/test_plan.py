@@ -236,7 +236,7 @@ def test_cli_json_matches_api(capsys, cfg130):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--model", "2.8b", "--gpus", "16", "--tp", "3"], "does not divide d_inner=5120"),
+    (["--model", "2.8b", "--gpus", "16", "--tp", "3"], "d_inner=5120 (expand*d_model) is not divisible by 3"),
     (["--model", "130m", "--gpus", "6", "--tp", "4"], "does not divide --gpus 6"),
     (["--model", "no-such-scale", "--gpus", "8"], "known scales"),
     (["--model", "130m", "--gpus", "8", "--micro-batch", "0"], "must be >= 1"),
