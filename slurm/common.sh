@@ -198,9 +198,11 @@ bm_requeue_self() {
         bm_log "not requeueing after SIGTERM (resubmit the same command to resume)"
     elif ((restarts >= max)); then
         bm_log "not requeueing: the job was already requeued $restarts times (BIOMAMBA_MAX_REQUEUES=$max)"
-    elif scontrol requeue "$SLURM_JOB_ID"; then
-        bm_log "requeued job $SLURM_JOB_ID; it resumes as restart $((restarts + 1))"
     else
+        # Logged BEFORE the requeue: slurmctld kills this batch script as soon as the requeue is accepted,
+        # so a line after `scontrol requeue` is lost whenever the kill wins the race (seen under load).
+        bm_log "requeueing job $SLURM_JOB_ID; it resumes as restart $((restarts + 1))"
+        scontrol requeue "$SLURM_JOB_ID" && return 0
         bm_log "'scontrol requeue $SLURM_JOB_ID' failed; resubmit to resume"
     fi
 }

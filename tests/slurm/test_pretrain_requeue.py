@@ -91,7 +91,7 @@ def test_usr1_checkpoints_requeues_and_resumes(slurm, pretrain):
         assert env["TRITON_CACHE_DIR"] and not env["TRITON_CACHE_DIR"].startswith(str(run_dir))
     output = slurm.job_output(job)
     # Run 1 logs the requeue (Slurm then ends it); run 2 appends (--open-mode=append) and finishes.
-    assert "requeued job" in output and output.count("restart=") == 2, output
+    assert "requeueing job" in output and output.count("restart=") == 2, output
     assert output.rstrip().endswith("tasks exited with 0"), output
 
 
