@@ -169,10 +169,11 @@ bm_dist_setup() {
 # trainer checkpoints and exits 75 (docs/CONTRACTS.md).  Before they start it
 # is remembered in BM_USR1_EARLY: with under two minutes left there is no point
 # starting them (and a task that has not installed its handler yet would die).
-BM_PID="" BM_USR1_EARLY=0 BM_GOT_TERM=0
+BM_PID="" BM_USR1_EARLY=0 BM_USR1_SENT=0 BM_GOT_TERM=0
 bm_on_usr1() {
     if [[ -n $BM_PID ]]; then
         bm_log "SIGUSR1: asking the tasks to checkpoint and exit"
+        BM_USR1_SENT=1
         kill -USR1 "$BM_PID" 2>/dev/null || true
     else
         bm_log "SIGUSR1 before the tasks started"
@@ -234,6 +235,13 @@ bm_run_requeueable() {
     done
     trap - USR1 TERM
     BM_PID=""
+    if ((rc == 138 && ${BM_USR1_SENT:-0})); then
+        # 128 + SIGUSR1: the signal reached tasks still starting (before they install their handler, e.g.
+        # with cold imports). Nothing newer than the last complete checkpoint existed, so requeue from it.
+        bm_log "the tasks were still starting when SIGUSR1 came (exit 138): requeueing from the last complete checkpoint"
+        bm_requeue_self
+        return 75
+    fi
     ((rc == 75)) || return "$rc"
     bm_log "the tasks checkpointed and exited 75"
     bm_requeue_self
