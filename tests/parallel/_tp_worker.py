@@ -24,7 +24,8 @@ def main():
         cfg = MambaConfig(d_model=64, n_layer=2, vocab_size=500, scan_chunk_size=8,
                           ssm_cfg={"layer": "Mamba2", "d_state": 8, "headdim": 16, "ngroups": 2})
     else:
-        impl = sys.argv[1] if len(sys.argv) > 1 else "auto"  # "triton": run with TRITON_INTERPRET=1
+        # argv: "mamba1" (default scan) or "triton" (the Triton scan, run with TRITON_INTERPRET=1)
+        impl = "triton" if sys.argv[1:] == ["triton"] else "auto"
         # The interpreter runs the triton scan element by element: a narrower model keeps that run short.
         width, dstate = (32, 4) if impl == "triton" else (64, 8)
         cfg = MambaConfig(d_model=width, n_layer=2, vocab_size=500, ssm_cfg={"d_state": dstate}, scan_impl=impl)
