@@ -44,12 +44,14 @@ def _record(rng: random.Random, i: int) -> dict:
 
 def part_lines(part: int) -> list[str]:
     rng = random.Random(1234 + part)
-    lines = [json.dumps(_record(rng, part * 1000 + i), ensure_ascii=bool(i % 2)) for i in range(120 if part < 3 else 40)]
+    n = 120 if part < 3 else 40
+    lines = [json.dumps(_record(rng, part * 1000 + i), ensure_ascii=bool(i % 2)) for i in range(n)]
     if part == 0:
         lines[5:5] = ["", "{not json", json.dumps({"text": "no id"}), json.dumps({"id": "pmid:9", "text": ""}),
                       json.dumps({"id": "pmid:8", "text": 17}), "   "]
         lines.append(json.dumps({"id": "pmc:PMC" + "9" * 126, "text": "A long id.", "source": "ünïcode-λ.xml"}))
-        lines.append(json.dumps({"id": "pmid:λ-ünïcode", "text": "Ünïcode id, µ ± ≥ 肝癌.", "year": 2001}, ensure_ascii=False))
+        unicode_id = {"id": "pmid:λ-ünïcode", "text": "Ünïcode id, µ ± ≥ 肝癌.", "year": 2001}
+        lines.append(json.dumps(unicode_id, ensure_ascii=False))
     return lines
 
 

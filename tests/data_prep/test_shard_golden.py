@@ -7,8 +7,10 @@ built here the slow, obvious way (one ``encode`` per document, ``np.save``, webd
 
 from __future__ import annotations
 
+import ast
 import io
 import json
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from biomamba.data.format import doc_key, sha256_file
 from biomamba.tokenizer import load_tokenizer
 from data_prep.config import ShardConfig
 from data_prep.shard import shard
+from data_prep.shard_workers import ThreadShare
 
 from .shard_fixture import write_split
 
@@ -61,8 +64,8 @@ def reference_shard(part: Path, tok) -> bytes:
 @pytest.mark.parametrize("workers,threads,batch_docs", [(1, 1, 7), (2, 2, 512), (3, 1, 1)])
 def test_shards_match_the_golden_hashes(fixed_split, tmp_path, workers, threads, batch_docs):
     tok = load_tokenizer(TOKENIZER)
-    stats, splits = shard(fixed_split, tok, tmp_path, ShardConfig(workers=workers, threads=threads, batch_docs=batch_docs),
-                          ["train", "val"])
+    cfg = ShardConfig(workers=workers, threads=threads, batch_docs=batch_docs)
+    stats, splits = shard(fixed_split, tok, tmp_path, cfg, ["train", "val"])
     got = {str(p.relative_to(tmp_path)): sha256_file(p) for p in sorted(tmp_path.glob("*/shard-*.tar"))}
     assert got == GOLDEN
     assert splits == ["train", "val"] and stats.errors == {"bad_json": 2} and stats.dropped == {"empty": 2}
@@ -76,3 +79,22 @@ def test_shards_equal_a_document_by_document_reference(fixed_split, tmp_path):
         split, shard_name = name.split("/")
         part = fixed_split / split / shard_name.replace("shard-", "part-").replace(".tar", ".jsonl")
         assert (tmp_path / name).read_bytes() == reference_shard(part, tok), name
+
+
+def test_shard_workers_does_not_import_shard():
+    """No import circle: data_prep.shard imports data_prep.shard_workers, which gets the work function passed in."""
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "data_prep" / "shard_workers.py").read_text())
+    modules = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert modules and not [m for m in modules if m and m.startswith("data_prep")]
+
+
+def test_idle_workers_cores_go_to_the_last_parts():
+    unfinished = multiprocessing.get_context("fork").Value("i", 6)
+    share = ThreadShare(cores=8, workers=4, unfinished=unfinished)
+    threads = []
+    for left in (6, 4, 3, 2, 1, 0):
+        unfinished.value = left
+        threads.append(share())
+    assert threads == [2, 2, 2, 4, 8, 8]
+    assert ThreadShare(cores=2, workers=3, unfinished=unfinished)() == 2  # none left: never below 1 worker
