@@ -177,9 +177,10 @@ class ShardWriter:
         descr, size = self.dtype.str, self.dtype.itemsize
         tar = self._writer if isinstance(self.mtime, int) else None  # shard_tar.TarMembers
         out: list = []
-        pos = 0
+        pos = total_bytes = 0
         for doc_id, n, nbytes, meta in zip(doc_ids, lengths, text_bytes, metas):
             info = {"id": doc_id, "bytes": int(nbytes)}
+            total_bytes += info["bytes"]
             if meta:
                 info.update({k: v for k, v in meta.items() if k not in info})
             meta_json, npy_header = _META_JSON(info).encode("utf-8"), _npy_header(descr, int(n))
@@ -192,7 +193,7 @@ class ShardWriter:
             tar.write(out)
         self.documents += len(doc_ids)
         self.tokens += int(arr.size)
-        self.nbytes += int(sum(text_bytes))
+        self.nbytes += total_bytes
         return int(arr.size)
 
     def close(self) -> ShardEntry:

@@ -48,7 +48,7 @@ class TarMembers:
         """Add the members of one document (``<key>.json``, then ``<key>.tokens.npy``) to ``out``."""
         n_json, n_npy = len(meta_json), len(npy_header) + len(tokens)
         raw = key.encode("ascii") if key.isascii() else b""
-        if raw and len(raw) <= 89 and n_npy < 8**11:  # both names fit the 100-byte field
+        if raw and len(raw) <= 89 and max(n_json, n_npy) < 8**11:  # both names fit the 100-byte field
             s = sum(raw)
             h_json = self._plain(raw + b".json", s + self._json_sum, n_json)
             h_npy = self._plain(raw + b".tokens.npy", s + self._npy_sum, n_npy)

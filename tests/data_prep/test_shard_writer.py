@@ -28,6 +28,7 @@ def test_fast_path_is_byte_identical_to_webdataset(tmp_path):
             for i in range(40)]
     docs.append(("pmc:PMC" + "9" * 120, [5, 2], 3, {"source": "ünïcode-λ.xml"}))  # long name: PAX header
     docs.append(("pmid:λ-ünïcode", [7, 2], 2, {}))
+    docs += [("p" * n, [9, 2], 1, {}) for n in (88, 89, 90, 94, 95, 96)]  # around the 100-byte name field
     w = ShardWriter(tmp_path / "shard-000000.tar", np.uint16, mtime=0)
     for doc_id, tokens, nbytes, meta in docs:
         w.add(doc_id, tokens, nbytes, meta)
