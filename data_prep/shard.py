@@ -16,14 +16,17 @@ import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import chain
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from biomamba.data.format import SHARD_TEMPLATE, ShardWriter, atomic_write_json, sha256_file, token_dtype
 from data_prep.config import ShardConfig
 from data_prep.progress import Progress
+from data_prep.shard_workers import run_shard_parts
 from data_prep.split import read_parts
 from data_prep.stats import StageStats
 from data_prep.tasks import my_items
@@ -62,36 +65,53 @@ def _receipt_current(receipt_file: Path, item: dict, tok, shard_file: Path, veri
     return not verify or sha256_file(shard_file) == r["shard"]["sha256"]
 
 
+class _Batch:
+    """A batch of a part's usable records, by column."""
+
+    __slots__ = ("ids", "texts", "text_bytes", "metas")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.text_bytes: list[int] = []
+        self.metas: list[dict] = []
+
+
 def _batches(path: Path, batch_docs: int, stats: StageStats):
-    """Lists of records of a part; unusable lines are counted on ``stats``."""
-    batch: list[dict] = []
+    """The usable records of a part, ``batch_docs`` at a time; unusable lines are counted on ``stats``."""
+    batch = _Batch()
     with open(path, "rb") as f:
         for line in f:
-            if not line.strip():
+            if line.isspace():  # lines from a file are never empty
                 continue
             try:
                 rec = json.loads(line)
-                text, _ = rec["text"], rec["id"]
+                text, doc_id = rec["text"], rec["id"]
             except (ValueError, KeyError, TypeError):
                 stats.error("bad_json")
                 continue
             if not isinstance(text, str) or not text:
                 stats.drop("empty")
                 continue
-            batch.append(rec)
-            if len(batch) >= batch_docs:
+            batch.ids.append(doc_id)
+            batch.texts.append(text)
+            # str.isascii() is a flag check in CPython: skips the UTF-8 encode for ASCII texts.
+            batch.text_bytes.append(len(text) if text.isascii() else len(text.encode("utf-8")))
+            batch.metas.append({k: v for k in META_KEYS if (v := rec.get(k)) is not None})
+            if len(batch.ids) >= batch_docs:
                 yield batch
-                batch = []
-    if batch:
+                batch = _Batch()
+    if batch.ids:
         yield batch
 
 
-def shard_part(item: dict, out_dir: Path, tok, cfg: ShardConfig, threads: int, bar=None) -> dict:
+def shard_part(item: dict, out_dir: Path, tok, cfg: ShardConfig, threads: int | Callable[[], int], bar=None) -> dict:
     """Tokenize one part into its shard; returns the receipt that was written.
 
-    Tokenization of the next batch runs in a helper thread (SentencePiece and
-    tokenizers release the GIL) while this thread writes the current batch, so
-    the tar writing costs little on top of the tokenizer itself.
+    Tokenization of the next batch runs in a helper thread (SentencePiece and tokenizers
+    release the GIL) while this thread reads and writes around it.  ``threads`` is the
+    tokenizer's thread count, or a function asked before each batch (shard_workers gives the
+    cores of finished workers to the parts still running).
     """
     split_dir = out_dir / item["split"]
     shard_file = split_dir / SHARD_TEMPLATE.format(item["index"])
@@ -99,16 +119,17 @@ def shard_part(item: dict, out_dir: Path, tok, cfg: ShardConfig, threads: int, b
         tmp.unlink(missing_ok=True)  # left by a killed run of this same shard
     stats = StageStats(f"shard-{item['split']}-{item['index']:06d}", inputs=[str(item["path"])])
     writer = ShardWriter(shard_file, token_dtype(tok.vocab_size), mtime=TAR_MTIME)
+    thread_count = threads if callable(threads) else lambda: threads
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = None
             for batch in _batches(item["path"], cfg.batch_docs, stats):
-                future = pool.submit(tok.encode_batch, [r["text"] for r in batch], threads)
+                future = pool.submit(tok.encode_batch, batch.texts, thread_count())
                 if pending is not None:
-                    _write_batch(pending[0], pending[1].result(), writer, tok, stats, bar)
+                    _write_batch(pending[0], pending[1].result(), writer, tok.eos_id, stats, bar)
                 pending = (batch, future)
             if pending is not None:
-                _write_batch(pending[0], pending[1].result(), writer, tok, stats, bar)
+                _write_batch(pending[0], pending[1].result(), writer, tok.eos_id, stats, bar)
         entry = writer.close()
     except BaseException:
         writer.abort()
@@ -124,35 +145,24 @@ def shard_part(item: dict, out_dir: Path, tok, cfg: ShardConfig, threads: int, b
     return receipt
 
 
-def _write_batch(batch: list[dict], encoded: list[list[int]], writer: ShardWriter, tok, stats: StageStats, bar) -> None:
-    eos = tok.eos_id
-    # One list->numpy conversion per batch instead of one per document: np.fromiter over the
-    # chained id lists fills the shard-dtype buffer in C (ids < vocab_size always fit), and each
-    # document is then a view of it; this removes most per-document numpy call overhead.
+def _write_batch(batch: _Batch, encoded: list[list[int]], writer: ShardWriter, eos: int, stats: StageStats,
+                 bar) -> None:
+    # One list->numpy conversion per batch: np.fromiter over the chained id lists fills the
+    # shard-dtype buffer in C (ids < vocab_size always fit), and the writer slices it.
     lengths = [len(ids) + 1 for ids in encoded]
     for ids in encoded:
         ids.append(eos)
     flat = np.fromiter(chain.from_iterable(encoded), dtype=writer.dtype, count=sum(lengths))
-    ends = np.cumsum(lengths).tolist()
-    start = tokens = 0
-    for rec, end in zip(batch, ends, strict=True):
-        meta = {k: v for k in META_KEYS if (v := rec.get(k)) is not None}
-        text = rec["text"]
-        # str.isascii() is a flag check in CPython: skips the UTF-8 encode for ASCII texts.
-        nbytes = len(text) if text.isascii() else len(text.encode("utf-8"))
-        tokens += writer.add(rec["id"], flat[start:end], nbytes, meta)
-        start = end
-    stats.keep(len(batch))  # counted once per batch, not per document
+    tokens = writer.add_batch(batch.ids, flat, lengths, batch.text_bytes, batch.metas)
+    stats.keep(len(batch.ids))  # counted once per batch, not per document
     stats.add_info("tokens", tokens)
     if bar is not None:
-        bar.update(len(batch))
+        bar.update(len(batch.ids))
 
 
 def shard(input_dir: str | Path, tokenizer, out_dir: str | Path, cfg: ShardConfig, splits: list[str],
           task_index: int = 0, num_tasks: int = 1) -> tuple[StageStats, list[str]]:
     """Write this task's shards; returns (task stats, splits touched)."""
-    from data_prep.shard_workers import run_shard_parts
-
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     items = work_items(input_dir, splits)
     mine = my_items(items, task_index, num_tasks)
@@ -172,7 +182,8 @@ def shard(input_dir: str | Path, tokenizer, out_dir: str | Path, cfg: ShardConfi
             else:
                 split_dir.mkdir(parents=True, exist_ok=True)
                 todo.append(item)
-        for receipt in run_shard_parts(todo, out_dir, tokenizer, cfg, cores, bar):
+        work = partial(shard_part, out_dir=out_dir, tok=tokenizer, cfg=cfg)
+        for receipt in run_shard_parts(todo, work, cores, cfg.workers, bar):
             stats.merge(StageStats.from_dict(receipt["stats"]))
             stats.add_info("shards_written")
     stats.stage = "shard"

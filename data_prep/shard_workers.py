@@ -1,11 +1,16 @@
-"""Run :func:`data_prep.shard.shard_part` over several parts at once, one process per part.
+"""Run the per-part shard function over several parts at once, one process per part.
 
 Each part is independent, so with ``W`` worker processes a node tokenizes and
 writes ``W`` shards concurrently: the Python-side tar writing (one core per
 shard) scales with the workers instead of capping the tokenizer.  Workers are
 forked (the tokenizer is already loaded and nothing is re-imported) and ask
 the kernel to kill them if the parent dies, so a killed job leaves no orphan
-still writing.  Each worker gives its tokenizer ``cores // W`` threads.
+still writing.  Each worker gives its tokenizer ``cores // W`` threads, and once
+fewer than ``W`` parts are left unfinished, ``cores // parts left``: the cores of
+idle workers go to the last shards instead of idling until they are done.
+
+The function is passed in (``data_prep.shard`` gives ``shard_part``), so this module
+imports nothing from data_prep.
 """
 
 from __future__ import annotations
@@ -14,8 +19,7 @@ import gc
 import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 _STATE: dict = {}
 
@@ -29,23 +33,38 @@ def _die_with_parent() -> None:
         pass
 
 
+class ThreadShare:
+    """Tokenizer threads for one worker: ``cores`` over the workers still busy, read before each batch."""
+
+    def __init__(self, cores: int, workers: int, unfinished) -> None:
+        self.cores, self.workers, self.unfinished = cores, workers, unfinished  # unfinished: a shared Value
+
+    def __call__(self) -> int:
+        return max(1, self.cores // max(1, min(self.workers, self.unfinished.value)))
+
+
 def _work(item: dict) -> dict:
-    from data_prep.shard import shard_part
+    try:
+        return _STATE["work"](item, threads=_STATE["threads"])
+    finally:
+        with _STATE["unfinished"].get_lock():
+            _STATE["unfinished"].value -= 1
 
-    return shard_part(item, _STATE["out_dir"], _STATE["tok"], _STATE["cfg"], _STATE["threads"])
 
+def run_shard_parts(items: list[dict], work: Callable[..., dict], cores: int, workers: int = 0,
+                    bar=None) -> Iterator[dict]:
+    """Receipts of ``work(item, threads=..., [bar=...])`` for every item, in completion order.
 
-def run_shard_parts(items: list[dict], out_dir: Path, tok, cfg, cores: int, bar=None) -> Iterator[dict]:
-    """Receipts of the shards written for ``items`` (in completion order)."""
-    from data_prep.shard import shard_part
-
-    workers = min(cfg.workers or cores, len(items))
+    ``workers``: processes (0: one per core, at most one per item).
+    """
+    workers = min(workers or cores, len(items))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for item in items:
-            yield shard_part(item, out_dir, tok, cfg, cores, bar)
+            yield work(item, threads=cores, bar=bar)
         return
-    _STATE.update(out_dir=out_dir, tok=tok, cfg=cfg, threads=max(1, cores // workers))
     ctx = multiprocessing.get_context("fork")
+    unfinished = ctx.Value("i", len(items))
+    _STATE.update(work=work, unfinished=unfinished, threads=ThreadShare(cores, workers, unfinished))
     # Move the parent's objects out of the collector's reach first: otherwise every forked
     # worker's garbage collection writes to all of them, copying the parent's heap page by page.
     gc.collect()
@@ -65,3 +84,4 @@ def run_shard_parts(items: list[dict], out_dir: Path, tok, cfg, cores: int, bar=
                 raise
     finally:
         gc.unfreeze()
+        _STATE.clear()

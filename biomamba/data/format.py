@@ -44,7 +44,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -109,9 +109,13 @@ class ShardEntry:
         return dict(self.__dict__)
 
 
+# what json.dumps(info, sort_keys=True, ensure_ascii=False) builds anew on every call
+_META_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
+
 @dataclass
 class ShardWriter:
-    """Write one shard: ``add()`` documents, then ``close()`` renames into place.
+    """Write one shard: ``add()`` documents (or ``add_batch()`` several), then ``close()`` renames into place.
 
     ``tokens`` passed to :meth:`add` must already end with EOS.  Nothing appears
     under the final name until :meth:`close` succeeds.
@@ -127,42 +131,69 @@ class ShardWriter:
     nbytes: int = 0
     # Added by data_prep (backward compatible, default unchanged): an int mtime (0) keeps
     # tarfile from writing a 1 KiB PAX header before every member, as a float mtime does,
-    # and writes members through _TarMembers (same bytes as webdataset's TarWriter would).
+    # and writes members through shard_tar.TarMembers (same bytes as webdataset's TarWriter would).
     mtime: float = 0.0
 
     def __post_init__(self) -> None:
-        import webdataset as wds
-
         self.path = Path(self.path)
         self.dtype = np.dtype(self.dtype)
         self._tmp = self.path.with_name(f"{self.path.name}.tmp.{os.getpid()}")
         self._file = open(self._tmp, "wb")
         # mtime=0 and fixed user/group make the tar byte-identical across reruns.
         if isinstance(self.mtime, int):
-            self._writer = _TarMembers(self._file, user="biomamba", group="biomamba", mtime=self.mtime)
-        else:
+            from biomamba.data.shard_tar import TarMembers
+
+            self._writer = TarMembers(self._file, user="biomamba", group="biomamba", mtime=self.mtime)
+        else:  # webdataset imports torch (~1.5 CPU-seconds): only this path needs it
+            import webdataset as wds
+
             self._writer = wds.TarWriter(self._file, user="biomamba", group="biomamba", mtime=self.mtime)
 
     def add(self, doc_id: str, tokens: Iterable[int] | np.ndarray, text_bytes: int, meta: dict | None = None) -> int:
         arr = np.asarray(tokens)
         if arr.ndim != 1 or arr.size == 0:
             raise ShardFormatError(f"{doc_id}: tokens must be a non-empty 1-D sequence")
-        if arr.max(initial=0) > np.iinfo(self.dtype).max:
-            raise ShardFormatError(f"{doc_id}: token id {int(arr.max())} does not fit {self.dtype}")
-        arr = arr.astype(self.dtype, copy=False)
-        info = {"id": doc_id, "bytes": int(text_bytes)}
-        if meta:
-            info.update({k: v for k, v in meta.items() if k not in info})
-        self._writer.write(
-            {
-                "__key__": doc_key(doc_id),
-                "tokens.npy": encode_tokens(arr),
-                "json": json.dumps(info, sort_keys=True, ensure_ascii=False).encode("utf-8"),
-            }
-        )
-        self.documents += 1
+        return self.add_batch([doc_id], arr, [arr.size], [text_bytes], [meta])
+
+    def add_batch(self, doc_ids: Sequence[str], tokens: np.ndarray, lengths: Sequence[int],
+                  text_bytes: Sequence[int], metas: Sequence[dict | None]) -> int:
+        """Add several documents at once, as :meth:`add` would one by one (same bytes).
+
+        ``tokens`` holds the documents' token arrays (each ending with EOS) concatenated, ``lengths``
+        their sizes; the range check and the dtype conversion run once, and the documents' tar
+        members go to the file in one write.  Returns the number of tokens added.
+        """
+        arr, n_docs, top = np.asarray(tokens), len(doc_ids), np.iinfo(self.dtype).max
+        if not n_docs == len(lengths) == len(text_bytes) == len(metas) or arr.ndim != 1 or sum(lengths) != arr.size:
+            raise ShardFormatError(f"add_batch: {n_docs} ids, {len(lengths)} lengths, {len(text_bytes)} byte counts, "
+                                   f"{len(metas)} metas and {arr.size} tokens ({arr.ndim}-D) do not match")
+        if n_docs and min(lengths) < 1:
+            bad = doc_ids[list(lengths).index(min(lengths))]
+            raise ShardFormatError(f"{bad}: tokens must be a non-empty 1-D sequence")
+        if arr.size and not np.can_cast(arr.dtype, self.dtype) and arr.max() > top:
+            bad = doc_ids[int(np.searchsorted(np.cumsum(lengths), int(np.argmax(arr > top)), side="right"))]
+            raise ShardFormatError(f"{bad}: token id {int(arr.max())} does not fit {self.dtype}")
+        data = arr.astype(self.dtype, copy=False).tobytes()
+        descr, size = self.dtype.str, self.dtype.itemsize
+        tar = self._writer if isinstance(self.mtime, int) else None  # shard_tar.TarMembers
+        out: list = []
+        pos = total_bytes = 0
+        for doc_id, n, nbytes, meta in zip(doc_ids, lengths, text_bytes, metas):
+            info = {"id": doc_id, "bytes": int(nbytes)}
+            total_bytes += info["bytes"]
+            if meta:
+                info.update({k: v for k, v in meta.items() if k not in info})
+            meta_json, npy_header = _META_JSON(info).encode("utf-8"), _npy_header(descr, int(n))
+            body, pos = data[pos:pos + n * size], pos + n * size
+            if tar is not None:
+                tar.append(out, doc_key(doc_id), meta_json, npy_header, body)
+            else:
+                self._writer.write({"__key__": doc_key(doc_id), "tokens.npy": npy_header + body, "json": meta_json})
+        if tar is not None:
+            tar.write(out)
+        self.documents += len(doc_ids)
         self.tokens += int(arr.size)
-        self.nbytes += int(text_bytes)
+        self.nbytes += total_bytes
         return int(arr.size)
 
     def close(self) -> ShardEntry:
@@ -183,59 +214,6 @@ class ShardWriter:
             if not self._file.closed:
                 self._file.close()
             self._tmp.unlink(missing_ok=True)
-
-
-class _TarMembers:
-    """Writes samples exactly as ``webdataset.TarWriter`` does (members sorted by extension,
-    mode 0444, tarfile's default header format), without its per-member dict encoding,
-    ``TarInfo`` copy and ``copyfileobj`` overhead.  Headers of plain members (ASCII name of
-    at most 100 bytes) are patched from one ``TarInfo.tobuf`` template — name, size and
-    checksum, the only fields that differ — other members go through ``tobuf`` itself.
-    Together about a third of the cost of writing a short document through webdataset.
-    Added by data_prep; the bytes are checked against webdataset's in
-    tests/data_prep/test_shard_writer.py.
-    """
-
-    def __init__(self, fileobj, user: str, group: str, mtime: int, mode: int = 0o444):
-        self.f, self.user, self.group, self.mtime, self.mode = fileobj, user, group, mtime, mode
-        self.offset = 0
-        t = self._tobuf("x", 0)
-        self._head, self._mid, self._tail = t[100:124], t[136:148], t[156:]
-        # checksum of the fixed fields (the checksum field itself counts as 8 spaces); per member
-        # only the name and size bytes are added, instead of summing all 512 bytes again
-        self._fixed_sum = sum(self._head) + sum(self._mid) + sum(self._tail) + 8 * 0x20
-
-    def _tobuf(self, name: str, size: int) -> bytes:
-        import tarfile
-
-        ti = tarfile.TarInfo(name)
-        ti.size, ti.mtime, ti.mode, ti.uname, ti.gname = size, self.mtime, self.mode, self.user, self.group
-        return ti.tobuf(tarfile.DEFAULT_FORMAT, tarfile.ENCODING, "surrogateescape")
-
-    def _header(self, name: str, size: int) -> bytes:
-        raw = name.encode("ascii", "strict") if name.isascii() else b""
-        if not raw or len(raw) > 100 or size >= 8**11:
-            return self._tobuf(name, size)
-        size_field = b"%011o\0" % size
-        chksum = self._fixed_sum + sum(raw) + sum(size_field)  # tarfile's: all bytes, the field as spaces
-        return b"".join((raw.ljust(100, b"\0"), self._head, size_field, self._mid, b"%06o\0 " % chksum, self._tail))
-
-    def write(self, obj: dict) -> None:
-        key = obj["__key__"]
-        for ext in sorted(obj):
-            if ext.startswith("_"):
-                continue
-            data = obj[ext]
-            header = self._header(f"{key}.{ext}", len(data))
-            pad = -len(data) % 512
-            self.f.write(header + data + b"\0" * pad)
-            self.offset += len(header) + len(data) + pad
-
-    def close(self) -> None:
-        import tarfile
-
-        end = 2 * tarfile.BLOCKSIZE
-        self.f.write(b"\0" * (end + (-(self.offset + end) % tarfile.RECORDSIZE)))
 
 
 def brace_pattern(names: list[str]) -> str:

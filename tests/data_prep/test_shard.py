@@ -99,18 +99,18 @@ def test_interrupted_shard_leaves_no_final_file(single, sample_splits, spm_model
     for p in out.rglob("*"):
         if p.is_file() and p.parent.name in ("train", "receipts") and "train" in str(p):
             p.unlink()
-    real_add, calls = ShardWriter.add, {"n": 0}
+    real_add, docs = ShardWriter.add_batch, {"n": 0}
 
-    def crashing_add(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == 150:  # in the middle of the second shard
+    def crashing_add(self, doc_ids, *a, **k):
+        docs["n"] += len(doc_ids)
+        if docs["n"] >= 150:  # the batch with the 150th document, in the middle of a later shard
             raise KeyboardInterrupt("simulated kill")
-        return real_add(self, *a, **k)
+        return real_add(self, doc_ids, *a, **k)
 
-    monkeypatch.setattr(ShardWriter, "add", crashing_add)
+    monkeypatch.setattr(ShardWriter, "add_batch", crashing_add)
     with pytest.raises(KeyboardInterrupt):
         shard_cli(sample_splits, spm_model, out, "--workers", "1")
-    monkeypatch.setattr(ShardWriter, "add", real_add)
+    monkeypatch.setattr(ShardWriter, "add_batch", real_add)
     written = sorted(p.name for p in (out / "train").glob("shard-*.tar"))
     receipts = sorted(p.name for p in (out / "train" / "receipts").glob("*.json"))
     assert written and [w.replace(".tar", ".json") for w in written] == receipts  # only complete shards

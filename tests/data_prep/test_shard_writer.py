@@ -6,9 +6,10 @@ import io
 import json
 
 import numpy as np
+import pytest
 import webdataset as wds
 
-from biomamba.data.format import ShardWriter, decode_tokens, doc_key, encode_tokens
+from biomamba.data.format import ShardFormatError, ShardWriter, decode_tokens, doc_key, encode_tokens
 
 
 def reference_tar(docs) -> bytes:
@@ -27,6 +28,7 @@ def test_fast_path_is_byte_identical_to_webdataset(tmp_path):
             for i in range(40)]
     docs.append(("pmc:PMC" + "9" * 120, [5, 2], 3, {"source": "ünïcode-λ.xml"}))  # long name: PAX header
     docs.append(("pmid:λ-ünïcode", [7, 2], 2, {}))
+    docs += [("p" * n, [9, 2], 1, {}) for n in (88, 89, 90, 94, 95, 96)]  # around the 100-byte name field
     w = ShardWriter(tmp_path / "shard-000000.tar", np.uint16, mtime=0)
     for doc_id, tokens, nbytes, meta in docs:
         w.add(doc_id, tokens, nbytes, meta)
@@ -82,3 +84,34 @@ def test_shards_are_byte_identical_to_the_writer_before_the_speedups(tmp_path):
         for doc_id, tokens, nbytes, meta in _golden_docs():
             w.add(doc_id, np.asarray(tokens, dtype=dt), nbytes, meta)
         assert w.close().sha256 == sha, dt
+
+
+def test_add_batch_writes_what_add_writes(tmp_path):
+    docs = _golden_docs()
+    for mtime in (0, 0.0):  # our tar members and webdataset's TarWriter
+        one = ShardWriter(tmp_path / f"one{mtime!r}.tar", np.uint16, mtime=mtime)
+        for doc_id, tokens, nbytes, meta in docs:
+            one.add(doc_id, np.asarray(tokens, dtype=np.uint16), nbytes, meta)
+        batched = ShardWriter(tmp_path / f"batched{mtime!r}.tar", np.uint16, mtime=mtime)
+        for i in range(0, len(docs), 64):
+            part = docs[i:i + 64]
+            flat = np.concatenate([np.asarray(d[1], dtype=np.int64) for d in part])
+            n = batched.add_batch([d[0] for d in part], flat, [len(d[1]) for d in part], [d[2] for d in part],
+                                  [d[3] for d in part])
+            assert n == flat.size
+        a, b = one.close(), batched.close()
+        assert (a.sha256, a.documents, a.tokens, a.bytes) == (b.sha256, b.documents, b.tokens, b.bytes)
+
+
+def test_add_batch_rejects_bad_input_naming_the_document(tmp_path):
+    w = ShardWriter(tmp_path / "x.tar", np.uint16, mtime=0)
+    with pytest.raises(ShardFormatError, match="pmid:2: token id 70000 does not fit uint16"):
+        w.add_batch(["pmid:1", "pmid:2"], np.array([5, 2, 70000, 2]), [2, 2], [1, 1], [None, None])
+    with pytest.raises(ShardFormatError, match="pmid:2: tokens must be a non-empty"):
+        w.add_batch(["pmid:1", "pmid:2"], np.array([5, 2]), [2, 0], [1, 1], [None, None])
+    with pytest.raises(ShardFormatError, match="do not match"):
+        w.add_batch(["pmid:1", "pmid:2"], np.array([5, 2, 2]), [2, 2], [1, 1], [None, None])
+    with pytest.raises(ShardFormatError, match="pmid:3: token id 65536"):
+        w.add("pmid:3", [65536, 2], 1)
+    w.abort()
+    assert not list(tmp_path.iterdir())
