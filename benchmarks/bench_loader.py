@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import bench_line, record_results  # noqa: E402
 from biomamba.data import DataConfig, DatasetConfig, build_train_loader  # noqa: E402
-from biomamba.data.format import MANIFEST, ShardWriter, atomic_write_json, new_manifest, read_manifest  # noqa: E402
+from biomamba.data.format import MANIFEST, ShardWriter, new_manifest, read_manifest  # noqa: E402
+from biomamba.io import atomic_write_json  # noqa: E402
 
 EOS = 0
 VOCAB = 32000

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,10 +22,15 @@ from typing import IO, Iterable, Iterator
 __all__ = [
     "fsync_dir",
     "fsync_tree",
+    "fsync_file",
+    "tmp_path",
+    "durable_replace",
+    "replace_dir",
     "atomic_open",
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_json",
+    "AtomicWriter",
     "sha256_file",
     "package_versions",
     "git_commit",
@@ -71,20 +77,69 @@ def fsync_tree(root: str | os.PathLike) -> int:
     return n
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp.{os.getpid()}")
+def fsync_file(path: str | os.PathLike) -> None:
+    """fsync one file by name (e.g. a download that an earlier attempt appended to)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def tmp_path(path: str | os.PathLike, *, hidden: bool = True) -> Path:
+    """The temporary sibling a write of ``path`` goes to: ``.<name>.tmp.<pid>`` (``<name>.tmp.<pid>``
+    with ``hidden=False``, the name data_prep's stale-temp cleanup and the shard writer look for)."""
+    path = Path(path)
+    return path.with_name(f"{'.' if hidden else ''}{path.name}.tmp.{os.getpid()}")
+
+
+def durable_replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Rename ``src`` over ``dst`` and fsync ``dst``'s folder (and ``src``'s, when it differs).
+
+    A regular file ``src`` is fsynced first, so the renamed entry never points at data that
+    is still only in the page cache. Directories: fsync their contents with :func:`fsync_tree`.
+    """
+    src, dst = Path(src), Path(dst)
+    if src.is_file():
+        fsync_file(src)
+    os.replace(src, dst)
+    fsync_dir(dst.parent)
+    if src.parent.resolve() != dst.parent.resolve():
+        fsync_dir(src.parent)
+
+
+def replace_dir(tmp: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Publish the finished folder ``tmp`` as ``out`` (replacing an existing ``out``), durably.
+
+    ``tmp``'s files are fsynced before the rename. An existing ``out`` is first renamed aside to
+    ``.<name>.old-<pid>`` and deleted only after the new one is in place, so ``out`` never holds
+    a mix of the two.
+    """
+    tmp, out = Path(tmp), Path(out)
+    fsync_tree(tmp)
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(tmp, out)
+    fsync_dir(out.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
-    """Open a temporary sibling of ``path`` for writing; on a clean exit it replaces ``path`` durably.
+def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None, *,
+                tmp: str | os.PathLike | None = None) -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` (``tmp``, default :func:`tmp_path`) for writing; on a
+    clean exit it replaces ``path`` durably.
 
     On an exception the temporary file is removed and ``path`` is left as it was.
     """
     if "w" not in mode:
         raise ValueError(f"atomic_open is for writing; got mode {mode!r}")
     path = Path(path)
-    tmp = _tmp_name(path)
+    tmp = Path(tmp) if tmp is not None else tmp_path(path)
     f = open(tmp, mode, encoding=encoding if "b" not in mode else None)
     try:
         yield f
@@ -101,9 +156,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, tmp: str | os.PathLike | None = None) -> None:
     """Write ``data`` to ``path`` via a temp file + fsync + rename + fsync of the folder."""
-    with atomic_open(path, "wb") as f:
+    with atomic_open(path, "wb", tmp=tmp) as f:
         f.write(data)
 
 
@@ -113,6 +168,59 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj, *, indent: int | None = 2, sort_keys: bool = True) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n").encode("utf-8"))
+
+
+class AtomicWriter:
+    """A file written line by line (JSONL, text) that appears under its name only on :meth:`commit`.
+
+    Data goes to ``tmp`` (default :func:`tmp_path`); :meth:`commit` fsyncs it, renames it over
+    ``path`` and fsyncs the folder; :meth:`abort` (or an exception in a ``with`` block) deletes it.
+    A killed job therefore never leaves a file under the final name that a later run could
+    mistake for complete output. Tracks the sha256, lines and bytes of what was written.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, tmp: str | os.PathLike | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tmp) if tmp is not None else tmp_path(self.path)
+        self._f = open(self.tmp, "wb")
+        self._sha = hashlib.sha256()
+        self.lines = 0
+        self.bytes = 0
+
+    def write_line(self, line: bytes | str) -> None:
+        """Append ``line`` (it carries its own newline) and count it."""
+        data = line.encode("utf-8") if isinstance(line, str) else line
+        self._f.write(data)
+        self._sha.update(data)
+        self.lines += 1
+        self.bytes += len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def commit(self) -> Path:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+        os.replace(self.tmp, self.path)
+        fsync_dir(self.path.parent)
+        return self.path
+
+    def abort(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

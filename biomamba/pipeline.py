@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Literal
 
 from biomamba.config import Config, ConfigError, add_config_arguments, config_from_args
+from biomamba.io import atomic_write_text
+from biomamba.rundir import RunDir
 from biomamba.train.training_plot import plot_training
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +101,7 @@ def _done(cfg: PipelineConfig, work: Path, stage: str, inputs: dict) -> bool:
 def _mark_done(work: Path, stage: str, inputs: dict) -> None:
     stamp = work / ".stamps" / f"{stage}.json"
     stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(inputs, sort_keys=True))
+    atomic_write_text(stamp, json.dumps(inputs, sort_keys=True))
 
 
 def decontamination_overrides(cfg: PipelineConfig) -> list[str]:
@@ -158,7 +160,7 @@ def stage_train(cfg: PipelineConfig, work: Path) -> str:
 
 def stage_convert(cfg: PipelineConfig, work: Path) -> str:
     out = work / "hf"
-    latest = work / "train" / "checkpoints" / "latest"
+    latest = RunDir(work / "train").latest
     inputs = {"checkpoint": latest.read_text().strip() if latest.is_file() else None}
     if _done(cfg, work, "convert", inputs) and (out / "config.json").is_file():
         return "skipped (complete)"
@@ -182,7 +184,7 @@ def summarize(work: Path, results: list[StageResult]) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    recs = [json.loads(line) for line in (work / "train" / "metrics.jsonl").read_text().splitlines()]
+    recs = [json.loads(line) for line in RunDir(work / "train").metrics.read_text().splitlines()]
     losses = [(r["step"], r["loss"]) for r in recs if "loss" in r]
     evals = [r for r in recs if "val_loss" in r]
     t = Table(title=f"BioMamba pipeline — {work}")
@@ -224,7 +226,7 @@ def main(argv=None) -> int:
     if not work.is_absolute():
         work = REPO / work
     work.mkdir(parents=True, exist_ok=True)
-    (work / "pipeline.yaml").write_text(cfg.to_yaml())
+    atomic_write_text(work / "pipeline.yaml", cfg.to_yaml())
     results = []
     t_all = time.perf_counter()
     for name, fn in (("data", stage_data), ("pretrain", stage_train), ("convert", stage_convert), ("evaluate", stage_evaluate)):

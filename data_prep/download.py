@@ -18,7 +18,7 @@ import logging
 import re
 from pathlib import Path
 
-from biomamba.data.format import atomic_write_json
+from biomamba.io import atomic_write_json
 from data_prep.http_fetch import FetchError, FetchPolicy, fetch, get_bytes, parse_md5
 from data_prep.licenses import COMMERCIAL, classify_license
 from data_prep.progress import Progress

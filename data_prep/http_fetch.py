@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 
+from biomamba.io import durable_replace
+
 log = logging.getLogger("data_prep")
 USER_AGENT = "biomamba-data-prep/0.1 (+https://github.com/; research use)"
 _MD5 = re.compile(r"\b([0-9a-fA-F]{32})\b")
@@ -123,7 +125,7 @@ def fetch(url: str, dest: Path, md5: str | None, policy: FetchPolicy = FetchPoli
         try:
             _stream_to(url, part, policy, progress)
             if md5 is None or md5_file(part) == md5:
-                part.replace(dest)
+                durable_replace(part, dest)
                 return "downloaded"
             log.warning("%s: MD5 mismatch (attempt %d); downloading again from the start", url, attempt + 1)
             part.unlink(missing_ok=True)

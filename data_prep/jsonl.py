@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Iterator
 
+from biomamba.io import AtomicWriter, tmp_path
 from data_prep.records import check_record, dumps
 from data_prep.stats import StageStats
 
 
-class AtomicJsonlWriter:
-    """Lines go to ``<path>.tmp.<pid>``; :meth:`commit` fsyncs and renames into place.
+class AtomicJsonlWriter(AtomicWriter):
+    """Lines go to ``<path>.tmp.<pid>``; :meth:`commit` fsyncs and renames into place
+    (:class:`biomamba.io.AtomicWriter`).
 
     A killed job therefore never leaves a file under the final name that a
     later run could mistake for complete output.  Also tracks the sha256 and
@@ -21,48 +21,10 @@ class AtomicJsonlWriter:
     """
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f"{self.path.name}.tmp.{os.getpid()}")
-        self._f = open(self.tmp, "wb")
-        self._sha = hashlib.sha256()
-        self.lines = 0
-        self.bytes = 0
-
-    def write_line(self, line: bytes | str) -> None:
-        data = line.encode("utf-8") if isinstance(line, str) else line
-        self._f.write(data)
-        self._sha.update(data)
-        self.lines += 1
-        self.bytes += len(data)
+        super().__init__(path, tmp=tmp_path(path, hidden=False))  # the name remove_stale_temps looks for
 
     def write_record(self, record: dict) -> None:
         self.write_line(dumps(record))
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()
-
-    def commit(self) -> Path:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-        self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> "AtomicJsonlWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 def iter_lines(path: str | Path) -> Iterator[bytes]:

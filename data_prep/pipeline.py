@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from biomamba.data.format import atomic_write_bytes, atomic_write_json, package_versions
+from biomamba.io import atomic_write_bytes, atomic_write_json, package_versions
 from data_prep.config import PrepConfig, fingerprint
 from data_prep.stats import StageStats
 

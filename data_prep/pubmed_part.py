@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from lxml import etree
 
-from biomamba.data.format import atomic_write_bytes
+from biomamba.io import atomic_write_bytes
 from data_prep.config import PubmedConfig
 from data_prep.jsonl import AtomicJsonlWriter, remove_stale_temps
 from data_prep.pubmed_citation import Citation, RecordError, book_pmid, deleted_pmids, parse_citation

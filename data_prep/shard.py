@@ -23,7 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from biomamba.data.format import SHARD_TEMPLATE, ShardWriter, atomic_write_json, sha256_file, token_dtype
+from biomamba.data.format import SHARD_TEMPLATE, ShardWriter, token_dtype
+from biomamba.io import atomic_write_json, sha256_file
 from data_prep.config import ShardConfig
 from data_prep.progress import Progress
 from data_prep.shard_workers import run_shard_parts

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from biomamba.data.format import atomic_write_json
+from biomamba.io import atomic_write_json
 from data_prep.config import SplitConfig
 from data_prep.decontam import Exclusions
 from data_prep.jsonl import AtomicJsonlWriter, iter_records

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from biomamba.data.format import atomic_write_json, package_versions
+from biomamba.io import atomic_write_json, package_versions
 
 
 class AccountingError(RuntimeError):

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from biomamba.io import atomic_write_bytes, tmp_path
 from data_prep.config import TokenizerConfig
 from data_prep.jsonl import iter_records
 from data_prep.progress import Progress
@@ -79,9 +80,7 @@ def _write_canonical(trained: Path, dest: Path) -> None:
     proto.trainer_spec.input.append("sentences.txt")
     proto.trainer_spec.model_prefix = "tokenizer"
     proto.trainer_spec.num_threads = 1
-    tmp = dest.with_name(dest.name + f".tmp.{os.getpid()}")
-    tmp.write_bytes(proto.SerializeToString(deterministic=True))
-    os.replace(tmp, dest)
+    atomic_write_bytes(dest, proto.SerializeToString(deterministic=True), tmp=tmp_path(dest, hidden=False))
 
 
 def train_tokenizer(inputs: list[str | Path], out_dir: str | Path, cfg: TokenizerConfig) -> StageStats:

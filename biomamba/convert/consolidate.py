@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import re
 import tempfile
@@ -28,40 +27,12 @@ import torch
 from biomamba.config import from_dict
 from biomamba.model import MambaConfig
 from biomamba.parallel import tp_layout
+from biomamba.rundir import LATEST, META, checkpoints_dir, read_meta, resolve_tag
 from biomamba.safe_load import load_checkpoint_file, restricted_torch_load
-
-CHECKPOINTS = "checkpoints"
 
 
 class ConversionError(RuntimeError):
     """A checkpoint cannot be converted; the message names the file or tag and what to do."""
-
-
-def checkpoints_dir(path: str | os.PathLike) -> Path:
-    """Accept a run directory or its ``checkpoints`` folder."""
-    p = Path(path)
-    if (p / CHECKPOINTS).is_dir():
-        return p / CHECKPOINTS
-    if p.is_dir() and (p.name == CHECKPOINTS or any(p.glob("step_*"))):
-        return p
-    raise ConversionError(f"{p} is neither a training run directory nor its checkpoints/ folder")
-
-
-def resolve_tag(ckpt_dir: Path, tag: str) -> Path:
-    """The folder of a complete checkpoint (training's own rule, with conversion's error type)."""
-    from biomamba.train.checkpoint import resolve_tag as trusted_tag
-
-    return ckpt_dir / trusted_tag(ckpt_dir, tag, ConversionError)
-
-
-def read_meta(tag_dir: Path) -> dict:
-    p = tag_dir / "biomamba_meta.json"
-    if not p.is_file():
-        raise ConversionError(f"{p} is missing: not a BioMamba training checkpoint")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConversionError(f"{p} is not valid JSON ({exc}); the checkpoint is corrupt") from exc
 
 
 def expected_files(layout: dict) -> list[str]:
@@ -140,14 +111,14 @@ def _own_storage(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def consolidate(path: str | os.PathLike, tag: str = "latest") -> tuple[MambaConfig, dict[str, torch.Tensor], dict]:
+def consolidate(path: str | os.PathLike, tag: str = LATEST) -> tuple[MambaConfig, dict[str, torch.Tensor], dict]:
     """(model config, full fp32 state dict with our/mamba_ssm key names, checkpoint meta)."""
-    ckpt_dir = checkpoints_dir(path)
-    tag_dir = resolve_tag(ckpt_dir, tag)
-    meta = read_meta(tag_dir)
+    ckpt_dir = checkpoints_dir(path, ConversionError)
+    tag_dir = ckpt_dir / resolve_tag(ckpt_dir, tag, ConversionError)
+    meta = read_meta(tag_dir, ConversionError)
     layout = meta.get("layout")
     if not isinstance(layout, dict) or not {"tp", "dp", "zero_stage"} <= set(layout):
-        raise ConversionError(f"{tag_dir / 'biomamba_meta.json'}: no 'layout' with tp, dp and zero_stage")
+        raise ConversionError(f"{tag_dir / META}: no 'layout' with tp, dp and zero_stage")
     check_files(tag_dir, layout)
     cfg = from_dict(MambaConfig, meta["config"]["model"]).validate()
     per_rank = []

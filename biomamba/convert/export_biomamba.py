@@ -29,9 +29,10 @@ import json
 from pathlib import Path
 
 from biomamba.parallel.tp_layout import split_problems
+from biomamba.rundir import META
 
 from .consolidate import ConversionError
-from .source import BIOMAMBA_FORMAT, BIOMAMBA_MODEL, META, LoadedModel
+from .source import BIOMAMBA_FORMAT, BIOMAMBA_MODEL, LoadedModel
 from .tokenizer_export import export_tokenizer
 from .weights import cast, dtype_name, save_safetensors, without_tied_head
 

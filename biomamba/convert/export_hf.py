@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from biomamba.rundir import META
+
 from . import hf as hfmap
 from .model_card import render
-from .source import META, LoadedModel
+from .source import LoadedModel
 from .tokenizer_export import export_tokenizer
 from .weights import cast, dtype_name, save_safetensors, without_tied_head
 

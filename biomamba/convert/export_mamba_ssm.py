@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from biomamba.rundir import META
+
 from .model_card import render
-from .source import META, LoadedModel
+from .source import LoadedModel
 from .tokenizer_export import export_tokenizer
 from .weights import BIN_SINGLE, cast, dtype_name, save_bin
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from biomamba.model import param_count
+from biomamba.rundir import RunDir
 
 from .source import LoadedModel
 
@@ -41,7 +42,7 @@ def _data_rows(cfg: dict) -> list[str]:
 
 def _last_metrics(run_dir: Path | None) -> dict:
     out: dict = {}
-    p = run_dir / "metrics.jsonl" if run_dir else None
+    p = RunDir(run_dir).metrics if run_dir else None
     if not p or not p.is_file():
         return out
     for line in p.read_text().splitlines():

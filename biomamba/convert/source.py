@@ -22,14 +22,14 @@ import torch
 
 from biomamba.config import ConfigError, from_dict
 from biomamba.model import MambaConfig
+from biomamba.rundir import LATEST, META, checkpoints_dir, is_tag_dir, is_training_dir
 
 from . import hf as hfmap
-from .consolidate import ConversionError, checkpoints_dir, consolidate
+from .consolidate import ConversionError, consolidate
 from .weights import has_weights, load_weights
 
 BIOMAMBA_MODEL = "biomamba_model.json"
 BIOMAMBA_FORMAT = "biomamba-model/1"
-META = "biomamba_meta.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
                    "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja")
 # HF config keys our MambaConfig determines; everything else in a source config.json is carried over.
@@ -64,21 +64,13 @@ def _read_json(p: Path) -> dict:
         raise ConversionError(f"{p}: not valid JSON ({exc})") from exc
 
 
-def _is_training(p: Path) -> bool:
-    return (p / "checkpoints").is_dir() or (p / "latest").is_file() or any(p.glob("step_*/COMPLETE")) or _is_tag_dir(p)
-
-
-def _is_tag_dir(p: Path) -> bool:
-    return not (p / "config.json").is_file() and ((p / META).is_file() or any(p.glob("*_model_states.pt")))
-
-
 def detect(path: str | Path) -> str:
     p = Path(path)
     if not p.is_dir():
         raise ConversionError(f"{p}: no such directory")
     if (p / BIOMAMBA_MODEL).is_file():
         return "biomamba"
-    if _is_training(p) or any(p.glob("step_*")):
+    if is_training_dir(p) or any(p.glob("step_*")):
         return "training"
     if (p / "config.json").is_file():
         cfg = _read_json(p / "config.json")
@@ -149,14 +141,14 @@ def _check_state(cfg: MambaConfig, sd: dict[str, torch.Tensor], where: Path) -> 
 
 
 def _read_training(p: Path, tag: str) -> LoadedModel:
-    if _is_tag_dir(p):  # a tag folder was given
-        if tag not in ("latest", p.name):
+    if is_tag_dir(p):  # a tag folder was given
+        if tag not in (LATEST, p.name):
             raise ConversionError(f"{p} is the checkpoint {p.name!r}; it contradicts --tag {tag}")
         tag, p = p.name, p.parent
     cfg, sd, meta = consolidate(p, tag)
     tok_path = meta.get("config", {}).get("tokenizer")
     tok = Path(tok_path) if tok_path and Path(tok_path).exists() else None
-    return LoadedModel("training", checkpoints_dir(p) / meta.get("tag", tag), cfg, _check_state(cfg, sd, p), meta, tok,
+    return LoadedModel("training", checkpoints_dir(p, ConversionError) / meta.get("tag", tag), cfg, _check_state(cfg, sd, p), meta, tok,
                        meta.get("tokenizer_hash"))
 
 
@@ -196,7 +188,7 @@ def _read_mamba_ssm(p: Path) -> LoadedModel:
     return LoadedModel("mamba_ssm", p, cfg, sd, _meta_in(p), _tokenizer_in(p), _hash_in(p))
 
 
-def read_source(path: str | Path, tag: str = "latest") -> LoadedModel:
+def read_source(path: str | Path, tag: str = LATEST) -> LoadedModel:
     """Read any supported source into a :class:`LoadedModel` (``tag`` applies to training checkpoints)."""
     p = Path(path)
     kind = detect(p)

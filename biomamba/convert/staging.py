@@ -3,7 +3,8 @@
 A killed or failed conversion (including a failed ``--verify``) therefore never leaves
 a directory under the requested name that looks complete; the hidden
 ``.<name>.tmp-<pid>`` folder is removed on failure (and, if the process was killed,
-is obviously partial by its name).
+is obviously partial by its name). Its files are fsynced before the rename
+(:func:`biomamba.io.replace_dir`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
+
+from biomamba.io import replace_dir
 
 from .consolidate import ConversionError
 
@@ -32,13 +35,7 @@ def staged_dir(out: str | os.PathLike, overwrite: bool = False):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _umask_permissions(tmp)
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, out)  # fsynced, then renamed over an existing ``out`` (moved aside, then deleted)
 
 
 def _umask_permissions(root: Path) -> None:

@@ -30,9 +30,9 @@ sets were removed from this split ({``version``, ``sets``: [{``kind``, ``path``,
 by data_prep's split, see data_prep/decontam.py).  A manifest without it (older
 preparations) stays readable; evaluation then cannot call its metrics clean.
 
-Shards are written to ``<name>.tmp.<pid>`` and renamed, so a killed job never
-leaves a file under a final shard name; tar headers use ``mtime=0`` and fixed
-owner names so a rerun is byte-identical.
+Shards are written to ``<name>.tmp.<pid>`` and renamed (fsync of the file and the
+folder, :mod:`biomamba.io`), so a killed job never leaves a file under a final shard
+name; tar headers use ``mtime=0`` and fixed owner names so a rerun is byte-identical.
 """
 
 from __future__ import annotations
@@ -48,8 +48,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-# File utilities live in biomamba.io; re-exported here for the callers that import them from this module.
-from biomamba.io import atomic_write_bytes, atomic_write_json, package_versions, sha256_file  # noqa: F401
+from biomamba.io import durable_replace, sha256_file
+
+# Transitional, for train/trainer.py only (the `engine` branch rewrites it; it must not be edited here):
+# delete this line once trainer.py imports these from biomamba.io like every other module.
+from biomamba.io import atomic_write_json, package_versions  # noqa: F401
 
 FORMAT = "biomamba-shards/1"
 MANIFEST = "manifest.json"
@@ -204,7 +207,7 @@ class ShardWriter:
             self._file.close()
         digest = sha256_file(self._tmp)
         size = self._tmp.stat().st_size
-        os.replace(self._tmp, self.path)
+        durable_replace(self._tmp, self.path)  # and fsync of the folder
         return ShardEntry(self.path.name, self.documents, self.tokens, self.nbytes, size, digest)
 
     def abort(self) -> None:

@@ -17,7 +17,9 @@ from typing import Iterator, Literal
 import numpy as np
 import webdataset as wds
 
-from .format import ShardFormatError, decode_tokens, read_manifest, sha256_file
+from biomamba.io import sha256_file
+
+from .format import ShardFormatError, decode_tokens, read_manifest
 
 Verify = Literal["always", "first", "never"]
 

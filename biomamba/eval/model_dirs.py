@@ -11,11 +11,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-BEST_FILE = "best.json"
+from biomamba.rundir import LATEST, RunDir, checkpoints_dir, is_tag_dir, read_meta, resolve_tag
 
 
 def _is_training_run(p: Path) -> bool:
@@ -31,25 +30,25 @@ def resolve_model_spec(spec: str | os.PathLike) -> tuple[Path, str]:
     p = Path(path)
     if tag:
         return p, tag
-    if (p / BEST_FILE).is_file():
-        return p, json.loads((p / BEST_FILE).read_text())["tag"]
-    return p, "latest"
+    best = RunDir(p).best_tag()
+    return p, best if best is not None else LATEST
 
 
 def _has_tokenizer_files(d: Path) -> bool:
     return (d / "tokenizer.json").is_file() or any(d.glob("*.model"))
 
 
-def stored_tokenizer_path(path: str | os.PathLike, tag: str = "latest") -> Path | None:
+def stored_tokenizer_path(path: str | os.PathLike, tag: str = LATEST) -> Path | None:
     """The tokenizer stored with the model at ``path`` (a file or a directory holding one), or None."""
-    from biomamba.convert.consolidate import checkpoints_dir, read_meta, resolve_tag
+    from biomamba.convert.consolidate import ConversionError
 
     p = Path(path)
     if not _is_training_run(p):
         return p if _has_tokenizer_files(p) else None
-    if (p / "biomamba_meta.json").is_file() and not (p / "checkpoints").is_dir():  # a tag folder
-        meta = read_meta(p)
+    if is_tag_dir(p):
+        meta = read_meta(p, ConversionError)
     else:
-        meta = read_meta(resolve_tag(checkpoints_dir(p), tag))
+        ckpt = checkpoints_dir(p, ConversionError)
+        meta = read_meta(ckpt / resolve_tag(ckpt, tag, ConversionError), ConversionError)
     recorded = (meta.get("config") or {}).get("tokenizer")
     return Path(recorded) if recorded and Path(recorded).exists() else None

@@ -1,6 +1,6 @@
 """One stateful checkpoint per tag: DeepSpeed's model/optimizer/scheduler shards + our run state.
 
-Layout (``<run_dir>/checkpoints``)::
+Layout (``<run_dir>/checkpoints``; names and the trust rule in :mod:`biomamba.rundir`)::
 
     latest                          newest COMPLETE tag; written atomically by rank 0 last
     step_00000100/
@@ -24,10 +24,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import io
-import json
 import os
 import random
-import re
 import shutil
 import time
 from pathlib import Path
@@ -38,12 +36,13 @@ import torch.distributed as dist
 
 from biomamba.config import ConfigError
 from biomamba.io import atomic_write_bytes, atomic_write_json, fsync_tree
+from biomamba.rundir import COMPLETE, LATEST, META, TAG_RE, CheckpointError, RunDir, read_meta, resolve_tag, tag_for
 from biomamba.safe_load import restricted_torch_load
 
 from .universal import UNIVERSAL_SUFFIX
 
-COMPLETE = "COMPLETE"
-LATEST = "latest"
+__all__ = ["COMPLETE", "LATEST", "CheckpointError", "CheckpointManager", "TrainState", "requested_resume_tag",
+           "tag_for"]
 
 
 @dataclasses.dataclass
@@ -54,14 +53,6 @@ class TrainState:
     wandb_run_id: str | None = None
     best: dict | None = None  # model selection: {tag, step, metric, value} of the best evaluation so far
     evals_since_best: int = 0  # evaluations in a row that did not improve on ``best`` (early stopping)
-
-
-class CheckpointError(RuntimeError):
-    pass
-
-
-def tag_for(step: int) -> str:
-    return f"step_{step:08d}"
 
 
 def rng_state() -> dict:
@@ -90,32 +81,12 @@ def _barrier():
         dist.barrier()
 
 
-def resolve_tag(ckpt_dir: Path, tag: str, error: type[Exception] = CheckpointError) -> str:
-    """The complete checkpoint ``tag`` (or the one ``latest`` names) in ``ckpt_dir``; ``error`` otherwise.
-
-    The one rule for which checkpoint may be trusted, shared by resume and conversion: it
-    exists and carries the ``COMPLETE`` marker that is written after every rank saved.
-    """
-    if tag == LATEST:
-        latest = ckpt_dir / LATEST
-        if not latest.is_file():
-            raise error(f"no 'latest' file in {ckpt_dir}: the run never completed a checkpoint; name a tag")
-        tag = latest.read_text().strip()
-    if not (ckpt_dir / tag).is_dir():
-        known = sorted(p.name for p in ckpt_dir.glob("step_*"))
-        raise error(f"checkpoint tag {tag!r} not found in {ckpt_dir}; available: {known}")
-    if not (ckpt_dir / tag / COMPLETE).is_file():
-        raise error(f"{ckpt_dir / tag} is incomplete (no {COMPLETE} marker): its save was interrupted; use an earlier tag")
-    return tag
-
-
 def requested_resume_tag(run_dir: str | Path, resume: str) -> str | None:
     """What ``checkpoint.resume`` asks for: "auto" = the latest checkpoint if there is one, "never" = none."""
     if resume == "never":
         return None
     if resume == "auto":
-        ckpt_dir = Path(run_dir) / "checkpoints"
-        return resolve_tag(ckpt_dir, LATEST) if (ckpt_dir / LATEST).is_file() else None
+        return RunDir(run_dir).latest_tag()
     return resume
 
 
@@ -144,7 +115,7 @@ def _broadcast_error(error: str | None, timeout_s: float) -> str | None:
 class CheckpointManager:
     def __init__(self, run_dir: str | Path, keep_last: int, rank: int, universal_workers: int = 4,
                  universal_timeout_s: float = 7200.0):
-        self.dir = Path(run_dir) / "checkpoints"
+        self.dir = RunDir(run_dir).checkpoints
         self.keep_last = keep_last
         self.rank = rank
         self.universal_workers = universal_workers
@@ -177,7 +148,7 @@ class CheckpointManager:
         _fault_hold(self.dir.parent, state.step, self.rank)
         _barrier()  # every rank's shards and state are on disk, durably
         if self.rank == 0:
-            atomic_write_json(tag_dir / "biomamba_meta.json", {**meta, "train_state": dataclasses.asdict(state), "tag": tag})
+            atomic_write_json(tag_dir / META, {**meta, "train_state": dataclasses.asdict(state), "tag": tag})
             atomic_write_bytes(tag_dir / COMPLETE, b"")
             atomic_write_bytes(self.dir / LATEST, tag.encode())
             self._prune(keep=tag)
@@ -185,7 +156,7 @@ class CheckpointManager:
         return tag
 
     def _prune(self, keep: str) -> None:
-        tags = sorted(p.name for p in self.dir.glob("step_*") if p.is_dir() and re.fullmatch(r"step_\d{8}", p.name))
+        tags = sorted(p.name for p in self.dir.glob("step_*") if p.is_dir() and TAG_RE.fullmatch(p.name))
         complete = [t for t in tags if (self.dir / t / COMPLETE).is_file()]
         for t in complete[: max(0, len(complete) - self.keep_last)]:
             if t not in (keep, self.pinned):
@@ -203,7 +174,7 @@ class CheckpointManager:
         (same TP) goes through DeepSpeed's universal checkpoint, converted once by rank 0.
         """
         tag = self.resolve(tag)
-        meta = json.loads((self.dir / tag / "biomamba_meta.json").read_text())
+        meta = read_meta(self.dir / tag)
         saved = meta.get("layout", {})
         if saved.get("tp") != current_layout["tp"]:
             raise CheckpointError(

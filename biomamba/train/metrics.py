@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from biomamba.rundir import RunDir
+
 # Dense bf16 peak TFLOP/s per device (NVIDIA datasheets: half the "with sparsity" figure).
 # Keys are part names (``biomamba.plan --gpu`` takes them); one part may come in several
 # form factors with different clocks and power, so the name says which: "H100" is the SXM5
@@ -114,7 +116,7 @@ class MetricsLogger:
 
     def __init__(self, run_dir: Path, enabled: bool, wandb_cfg, config_dict: dict, run_id: str | None):
         self.enabled = enabled
-        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path = RunDir(run_dir).metrics
         self.wandb = None
         self.run_id = run_id or uuid.uuid4().hex[:12]
         if not enabled:

@@ -17,14 +17,12 @@ from pathlib import Path
 import torch
 
 from biomamba.config import ConfigError
-from biomamba.data.format import atomic_write_json
+from biomamba.io import atomic_write_json
+from biomamba.rundir import RunDir
 
 from .checkpoint import TrainState, tag_for
 from .config import EvalConfig
 from .distributed import collective_cpu
-
-BEST_FILE = "best.json"
-
 
 def _from_rank0(value: float) -> float:
     return float(collective_cpu(torch.tensor([value], dtype=torch.float64), "broadcast", src=0).item())
@@ -61,4 +59,4 @@ def patience_exhausted(state: TrainState, cfg: EvalConfig) -> bool:
 
 def write_best(run_dir: str | Path, best: dict) -> None:
     """``<run_dir>/best.json``: {tag, step, metric, value} (atomic; rank 0 only)."""
-    atomic_write_json(Path(run_dir) / BEST_FILE, best)
+    atomic_write_json(RunDir(run_dir).best, best)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from biomamba.rundir import RunDir
+
 
 def read_metrics(run: Path) -> list[dict]:
-    path = run / "metrics.jsonl"
+    path = RunDir(run).metrics
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

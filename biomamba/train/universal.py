@@ -70,10 +70,11 @@ def convert_to_universal(tag_dir: Path, workers: int, timeout_s: float) -> str:
     The result is fsynced before its ``COMPLETE`` marker and the rename that publishes it.
     """
     from biomamba.config import ConfigError
-    from biomamba.io import atomic_write_bytes, fsync_dir, fsync_tree
+    from biomamba.io import atomic_write_bytes, fsync_tree, replace_dir
+    from biomamba.rundir import COMPLETE
 
     out = tag_dir.with_name(tag_dir.name + UNIVERSAL_SUFFIX)
-    if (out / "COMPLETE").is_file():
+    if (out / COMPLETE).is_file():
         return out.name
     tmp = tag_dir.with_name(f"{out.name}.tmp.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -100,8 +101,6 @@ def convert_to_universal(tag_dir: Path, workers: int, timeout_s: float) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         raise RuntimeError(f"ds_to_universal failed on {tag_dir}:\n{stdout[-2000:]}\n{stderr[-3000:]}")
     fsync_tree(tmp)
-    atomic_write_bytes(tmp / "COMPLETE", b"")
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
-    fsync_dir(out.parent)
+    atomic_write_bytes(tmp / COMPLETE, b"")
+    replace_dir(tmp, out)
     return out.name

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from biomamba.convert.model_card import render
-from biomamba.data.format import atomic_write_json, new_manifest
+from biomamba.data.format import new_manifest
+from biomamba.io import atomic_write_json
 
 from .helpers import loaded, tiny_model
 

@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from biomamba.data.format import MANIFEST, ShardWriter, atomic_write_json, new_manifest, token_dtype
+from biomamba.data.format import MANIFEST, ShardWriter, new_manifest, token_dtype
+from biomamba.io import atomic_write_json
 
 EOS = 0
 

@@ -15,7 +15,8 @@ import numpy as np
 import psutil
 import pytest
 
-from biomamba.data.format import ShardWriter, decode_tokens, read_manifest, sha256_file
+from biomamba.data.format import ShardWriter, decode_tokens, read_manifest
+from biomamba.io import sha256_file
 from biomamba.tokenizer import load_tokenizer
 from data_prep.cli import main
 from data_prep.merge_manifest import MergeError, merge_split

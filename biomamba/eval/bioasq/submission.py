@@ -19,6 +19,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from biomamba.io import atomic_write_text
+
 MAX_FACTOID_CANDIDATES = 5
 MAX_LIST_ITEMS = 100
 MAX_ENTITY_CHARS = 100
@@ -78,10 +80,7 @@ def answer_to_json(answer: Answer) -> dict:
 def write_submission(answers: list[Answer], path: str | os.PathLike) -> dict:
     """Write the submission file (atomically) and return the JSON written."""
     doc = {"questions": [answer_to_json(a) for a in answers]}
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, ensure_ascii=False)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False))
     return doc
 
 

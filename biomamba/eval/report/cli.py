@@ -85,7 +85,7 @@ def _check(args) -> None:
 
 
 def versions() -> dict:
-    from biomamba.data.format import package_versions
+    from biomamba.io import package_versions
 
     out = package_versions(("biomamba", "torch", "transformers", "sentencepiece", "tokenizers", "rouge-score",
                             "numpy", "matplotlib"))

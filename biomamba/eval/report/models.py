@@ -49,7 +49,8 @@ def _kind(path: Path) -> str:
 
 def describe(spec: str, tokenizer: str | None) -> ModelSpec:
     """Resolve a ``--models`` entry without loading weights (fails fast on a bad path)."""
-    from biomamba.convert.consolidate import ConversionError, checkpoints_dir, resolve_tag
+    from biomamba.convert.consolidate import ConversionError
+    from biomamba.rundir import checkpoints_dir, is_tag_dir, resolve_tag
 
     path, tag = resolve_model_spec(spec)
     if not path.is_dir():
@@ -58,8 +59,8 @@ def describe(spec: str, tokenizer: str | None) -> ModelSpec:
     resolved_tag = None
     try:
         if kind == "training":
-            is_tag_dir = (path / "biomamba_meta.json").is_file() and not (path / "checkpoints").is_dir()
-            resolved_tag = path.name if is_tag_dir else resolve_tag(checkpoints_dir(path), tag).name
+            resolved_tag = path.name if is_tag_dir(path) else resolve_tag(checkpoints_dir(path, ConversionError), tag,
+                                                                          ConversionError)
         stored = stored_tokenizer_path(path, resolved_tag or tag) if kind != OTHER_HF else None
     except ConversionError as exc:
         raise ModelError(f"{spec}: {exc}") from exc

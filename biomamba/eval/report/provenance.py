@@ -21,13 +21,14 @@ SPLIT_FOLDERS = {"train", "val", "test", "shards", "split", "manifest.json"}
 
 
 def training_meta(path: Path, kind: str, tag: str | None) -> dict | None:
-    from biomamba.convert.consolidate import checkpoints_dir
+    from biomamba.convert.consolidate import ConversionError
+    from biomamba.rundir import LATEST, META, checkpoints_dir
 
     if kind == "training":
-        tag_dir = path if (path / "biomamba_meta.json").is_file() else checkpoints_dir(path) / (tag or "latest")
-        meta_file = tag_dir / "biomamba_meta.json"
+        tag_dir = path if (path / META).is_file() else checkpoints_dir(path, ConversionError) / (tag or LATEST)
+        meta_file = tag_dir / META
     else:
-        meta_file = path / "biomamba_meta.json"
+        meta_file = path / META
     try:
         meta = json.loads(meta_file.read_text())
     except (OSError, ValueError):
@@ -37,12 +38,14 @@ def training_meta(path: Path, kind: str, tag: str | None) -> dict | None:
 
 def _meta_at(path: Path) -> dict | None:
     """The training record stored at a model path (export folder, run, or checkpoint tag)."""
-    from biomamba.convert.consolidate import ConversionError, checkpoints_dir, resolve_tag
+    from biomamba.convert.consolidate import ConversionError
+    from biomamba.rundir import LATEST, META, checkpoints_dir, resolve_tag
 
-    if (path / "biomamba_meta.json").is_file():
+    if (path / META).is_file():
         return training_meta(path, "export", None)
     try:
-        return training_meta(resolve_tag(checkpoints_dir(path), "latest"), "training", None)
+        ckpt = checkpoints_dir(path, ConversionError)
+        return training_meta(ckpt / resolve_tag(ckpt, LATEST, ConversionError), "training", None)
     except (ConversionError, OSError, ValueError):
         return None
 
