@@ -93,7 +93,8 @@ class VocabParallelHead(nn.Module):
     def forward(self, hidden):
         from megatron.core.tensor_parallel import copy_to_tensor_model_parallel_region
 
-        return torch.nn.functional.linear(copy_to_tensor_model_parallel_region(hidden, group=self.tp_group), self.weight)
+        shared = copy_to_tensor_model_parallel_region(hidden, group=self.tp_group)
+        return torch.nn.functional.linear(shared, self.weight)
 
 
 def _mark_tp(param: nn.Parameter, dim: int) -> None:

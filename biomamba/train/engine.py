@@ -93,7 +93,7 @@ class Engine:
         self.saved_step = -1  # the step of the newest checkpoint this engine saved or resumed from
 
     def resume(self, plan: dict, tag: str, tokenizer_hash: str | None) -> None:
-        """Load checkpoint ``tag`` (its plan from ``CheckpointManager.plan_resume``): engine, counters, data position."""
+        """Load checkpoint ``tag`` (planned by ``CheckpointManager.plan_resume``): engine, counters, data position."""
         cfg, dims = self.cfg, self.dims
         self.state, loader_state, meta = self.ckpt.load(self.ds, plan)
         self.saved_step = self.state.step
@@ -108,9 +108,11 @@ class Engine:
         if loader_state is not None:
             self.data.load_state_dict(loader_state, allow_mismatch=cfg.checkpoint.allow_loader_mismatch)
         if tokenizer_hash and meta.get("tokenizer_hash") not in (None, tokenizer_hash):
-            raise RuntimeError(f"tokenizer changed since checkpoint {tag}: {meta.get('tokenizer_hash')} != {tokenizer_hash}")
+            raise RuntimeError(f"tokenizer changed since checkpoint {tag}: "
+                               f"{meta.get('tokenizer_hash')} != {tokenizer_hash}")
         if dims.is_main:
-            print(f"[biomamba] resumed from {tag}: step {self.state.step}, {self.state.tokens_seen:,} tokens", flush=True)
+            print(f"[biomamba] resumed from {tag}: step {self.state.step}, {self.state.tokens_seen:,} tokens",
+                  flush=True)
 
     @property
     def module(self) -> torch.nn.Module:
@@ -162,7 +164,8 @@ def setup_engine(cfg: TrainConfig, dims: ParallelDims, model, data, tokenizer_ha
     plan = ckpt.plan_resume(resume_tag, {"tp": dims.tp, "dp": dims.dp}) if resume_tag else None
     ds = initialize_engine(cfg, dims, model, optimizer, scheduler, load_universal=bool(plan and plan["universal"]))
     meta = {"config": cfg.to_dict(), "versions": versions, "tokenizer_hash": tokenizer_hash,
-            "layout": {"world_size": dims.world_size, "tp": dims.tp, "dp": dims.dp, "zero_stage": cfg.parallel.zero_stage}}
+            "layout": {"world_size": dims.world_size, "tp": dims.tp, "dp": dims.dp,
+                       "zero_stage": cfg.parallel.zero_stage}}
     engine = Engine(cfg, dims, ds, optimizer, scheduler, ckpt, TrainState(), data, meta)
     if plan:
         engine.resume(plan, resume_tag, tokenizer_hash)

@@ -1,6 +1,6 @@
 """Fault injection for tests and drills, from outside the loop: NaN losses at chosen steps.
 
-    torchrun --nproc_per_node 2 -m biomamba.train.faults --inject-nonfinite 3,4 --config configs/pretrain/tiny_synthetic.yaml
+    torchrun --nproc_per_node 2 -m biomamba.train.faults --inject-nonfinite 3,4 --config CONFIG [key=value ...]
 
 runs ``launcher/train.py``'s pretraining with the training batches wrapped by :class:`NonFiniteAt`:
 the loss of those steps is NaN on every rank, so the run shows what a diverging step does

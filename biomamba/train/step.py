@@ -37,7 +37,8 @@ def train_step(engine: Engine, micro_batches: list[dict], *, grad_norm: bool = T
     # (prompts that fine-tuning masks included), which tokens/s and MFU count.
     local = [sum(int((mb["labels"] != -100).sum()) for mb in micro_batches),
              sum(input_tokens(mb) for mb in micro_batches)]
-    global_tokens, global_inputs = collective_cpu(torch.tensor(local, dtype=torch.float64), group=dims.dp_group).tolist()
+    counts = collective_cpu(torch.tensor(local, dtype=torch.float64), group=dims.dp_group)
+    global_tokens, global_inputs = counts.tolist()
     scale = engine.ga * dims.dp / max(global_tokens, 1.0)
 
     nll_sum, finite, norm = 0.0, True, float("nan")

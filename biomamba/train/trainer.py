@@ -37,7 +37,8 @@ def write_run_files(cfg: TrainConfig, dims: ParallelDims) -> dict:
     run_dir = Path(cfg.run_dir)
     versions = package_versions(("biomamba", "torch", "deepspeed", *TP_PACKAGES, "webdataset", "numpy", "wandb"),
                                 with_git=True)
-    versions["kernels"] = kernel_report(cfg.model.scan_impl, dims.device, cfg.model.kernel_impl)  # which scan/conv really runs
+    # which scan/conv really runs
+    versions["kernels"] = kernel_report(cfg.model.scan_impl, dims.device, cfg.model.kernel_impl)
     if dims.is_main:
         print("[biomamba] kernels: " + " ".join(f"{k}={v}" for k, v in versions["kernels"].items()), flush=True)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -60,8 +61,8 @@ def train(cfg: TrainConfig, dims: ParallelDims, model, train_data, val_data_fact
     versions = write_run_files(cfg, dims)
     engine = setup_engine(cfg, dims, model, train_data, tokenizer_hash, versions)
     state = engine.state
-    logger = MetricsLogger(Path(cfg.run_dir), dims.is_main, cfg.wandb, {**cfg.to_dict(), "kernels": versions["kernels"]},
-                           state.wandb_run_id)
+    logger = MetricsLogger(Path(cfg.run_dir), dims.is_main, cfg.wandb,
+                           {**cfg.to_dict(), "kernels": versions["kernels"]}, state.wandb_run_id)
     state.wandb_run_id = logger.run_id
 
     preempt = PreemptionFlag()
@@ -173,5 +174,6 @@ def _log_end(engine: Engine, logger: MetricsLogger) -> None:
                     "evals_since_best": state.evals_since_best},
                    f"[biomamba] early stop: {state.evals_since_best} evaluations without improving "
                    f"{cfg.eval.select_metric}; best {state.best}")
-    logger.log({"step": state.step, "event": "done", "tokens_seen": state.tokens_seen, "skipped_steps": state.skipped_steps})
+    logger.log({"step": state.step, "event": "done", "tokens_seen": state.tokens_seen,
+                "skipped_steps": state.skipped_steps})
     logger.close()
