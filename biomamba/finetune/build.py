@@ -101,23 +101,22 @@ class FinetuneData:
     split: DevSplit
 
 
-def build_finetune_data(cfg: FinetuneConfig, tokenizer, rt, dp_group=None) -> FinetuneData:
+def build_finetune_data(cfg: FinetuneConfig, tokenizer, dims) -> FinetuneData:
     """Examples of the training questions (DP-sharded batches) and the dev evaluator (None without dev)."""
-    split = split_questions(cfg, rt.is_main)
+    split = split_questions(cfg, dims.is_main)
     _check_dev_has(cfg, split.dev)
-    train_examples = examples_for(cfg, split.train, tokenizer, "training examples", rt.is_main)
+    train_examples = examples_for(cfg, split.train, tokenizer, "training examples", dims.is_main)
     pad = tokenizer.pad_id if tokenizer.pad_id is not None else tokenizer.eos_id
     try:
-        train = ExampleBatches(train_examples, cfg.data.micro_batch_size, rt.dp_rank, rt.dp_size, pad, cfg.seed,
+        train = ExampleBatches(train_examples, cfg.data.micro_batch_size, dims.dp_rank, dims.dp, pad, cfg.seed,
                                cfg.finetune.shuffle, cfg.finetune.epochs)
     except ValueError as exc:
         raise ConfigError(f"data.micro_batch_size: {exc}") from exc
     dev = None
     if split.dev:
-        dev = DevEvaluator(split.dev, examples_for(cfg, split.dev, tokenizer, "dev examples", rt.is_main), tokenizer,
-                           decoding_settings(cfg), cfg.data.micro_batch_size, tp_size=rt.tp_size, dp_rank=rt.dp_rank,
-                           dp_size=rt.dp_size, dp_group=dp_group)
-    if rt.is_main:
+        dev = DevEvaluator(split.dev, examples_for(cfg, split.dev, tokenizer, "dev examples", dims.is_main), tokenizer,
+                           decoding_settings(cfg), cfg.data.micro_batch_size, dims=dims)
+    if dims.is_main:
         print(f"[biomamba] fine-tuning data: {split.summary()}; {len(train_examples)} training examples "
               f"({train.batches_per_epoch} global batches per epoch)", flush=True)
     return FinetuneData(train, dev, split)

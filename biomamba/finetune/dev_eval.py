@@ -36,16 +36,16 @@ from biomamba.eval.finetune_examples import collate_examples
 from biomamba.eval.prompting import TokenizerLike, TrainingExample
 from biomamba.eval.report.scores import bioasq_scores_that_apply
 from biomamba.eval.scoring import CausalLMScorer
+from biomamba.parallel import ParallelDims
 from biomamba.train.loss import token_nll
 
 
 class DevEvaluator:
     def __init__(self, questions: list[Question], examples: list[TrainingExample], tokenizer: TokenizerLike,
-                 settings: DecodingSettings, micro_batch: int, *, tp_size: int = 1, dp_rank: int = 0,
-                 dp_size: int = 1, dp_group=None):
+                 settings: DecodingSettings, micro_batch: int, *, dims: ParallelDims = ParallelDims()):
         self.questions, self.examples, self.tokenizer, self.settings = questions, examples, tokenizer, settings
-        self.micro_batch, self.tp_size, self.dp_group = micro_batch, tp_size, dp_group
-        self.dp = (dp_rank, dp_size)
+        self.micro_batch, self.dims, self.dp_group = micro_batch, dims, dims.dp_group
+        self.dp = (dims.dp_rank, dims.dp)
         self.pad_id = tokenizer.pad_id if tokenizer.pad_id is not None else tokenizer.eos_id
 
     # ----- pieces -----
@@ -59,14 +59,14 @@ class DevEvaluator:
 
         def logits(ids: torch.Tensor) -> torch.Tensor:
             out = model(ids)
-            return _gather_vocabulary(out, self.tp_size) if self.tp_size > 1 else out
+            return _gather_vocabulary(out, self.dims) if self.dims.tp > 1 else out
 
         def recurrent(ids: torch.Tensor, max_new_tokens: int, eos_id: int | None) -> torch.Tensor:
             return recurrent_greedy(model, ids, max_new_tokens, eos_id, self.tokenizer.vocab_size)
 
         # The model's own O(1)-per-token generation needs whole, local weights; otherwise one full
         # (collective) forward per new token through ``logits``.
-        fast = recurrent if self.tp_size == 1 and not _zero3_partitioned(model) else None
+        fast = recurrent if self.dims.tp == 1 and not _zero3_partitioned(model) else None
         return CausalLMScorer(logits, vocab_size=self.tokenizer.vocab_size, device=device, generate_fn=fast,
                               pad_id=self.pad_id, name="dev")
 
@@ -78,7 +78,7 @@ class DevEvaluator:
         mine = self._mine(self.examples, share)
         for i in range(0, len(mine), self.micro_batch):
             batch = collate_examples(mine[i : i + self.micro_batch], self.pad_id)
-            nll, mask = token_nll(model(batch["input_ids"].to(device)), batch["labels"].to(device), self.tp_size)
+            nll, mask = token_nll(model(batch["input_ids"].to(device)), batch["labels"].to(device), self.dims)
             totals += torch.tensor([nll.sum().item(), mask.sum().item(), batch["bytes"].sum().item()],
                                    dtype=torch.float64)
         return totals
@@ -123,10 +123,8 @@ def _zero3_partitioned(model) -> bool:
     return any(hasattr(p, "ds_id") for p in model.parameters())
 
 
-def _gather_vocabulary(local: torch.Tensor, tp_size: int) -> torch.Tensor:
+def _gather_vocabulary(local: torch.Tensor, dims: ParallelDims) -> torch.Tensor:
     """Vocabulary-parallel logits (this rank's slice) -> the full logits, on every TP rank (any backend)."""
-    from megatron.core import parallel_state as ps
-
-    parts = [torch.empty_like(local) for _ in range(tp_size)]
-    dist.all_gather(parts, local.contiguous(), group=ps.get_tensor_model_parallel_group())
+    parts = [torch.empty_like(local) for _ in range(dims.tp)]
+    dist.all_gather(parts, local.contiguous(), group=dims.tp_group)
     return torch.cat(parts, dim=-1)

@@ -10,18 +10,16 @@ from .config import FinetuneConfig
 
 def main(argv=None) -> int:
     cfg = config_from_args(FinetuneConfig, parse_args(argv, description="Fine-tune a Mamba LM on BioASQ"))
-    return launch(cfg, lambda rt: _finetune(cfg, rt))
+    return launch(cfg, lambda dims: _finetune(cfg, dims))
 
 
-def _finetune(cfg: FinetuneConfig, rt) -> int:
-    from megatron.core import parallel_state as ps
-
+def _finetune(cfg: FinetuneConfig, dims) -> int:
     from biomamba.train.build import build_model
     from biomamba.train.trainer import train
 
     from .build import build_finetune_data, resolve_tokenizer
 
     tokenizer = resolve_tokenizer(cfg)
-    model = build_model(cfg, rt)  # random init, or init.from_pretrained (the checkpoint when resuming)
-    data = build_finetune_data(cfg, tokenizer, rt, ps.get_data_parallel_group())
-    return train(cfg, rt, model, data.train, None, tokenizer.content_hash, dev_eval=data.dev_eval)
+    model = build_model(cfg, dims)  # random init, or init.from_pretrained (the checkpoint when resuming)
+    data = build_finetune_data(cfg, tokenizer, dims)
+    return train(cfg, dims, model, data.train, None, tokenizer.content_hash, dev_eval=data.dev_eval)

@@ -5,7 +5,7 @@ Shapes: ``d_inner = expand * d_model``; ``in_proj`` maps to ``[x; z]`` (each ``d
 
 The forward uses only tensor shapes at run time (never ``self.d_inner``), so the
 tensor-parallel step (:mod:`biomamba.parallel`) can swap projections for
-megatron-core's parallel layers and slice the channel-wise parameters without
+Megatron-style parallel layers and slice the channel-wise parameters without
 touching this file.
 """
 

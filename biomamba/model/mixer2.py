@@ -7,7 +7,7 @@ head (``D`` per channel with ``D_has_hdim``); ``norm`` is the gated RMSNorm over
 
 The forward derives every size from tensor shapes at run time (``nheads`` from ``A_log``, groups
 from the norm's weight), so tensor parallelism (:mod:`biomamba.parallel`) can swap the projections
-for megatron-core layers and slice the per-channel/per-head parameters without touching this file.
+for Megatron-style parallel layers and slice the per-channel/per-head parameters without touching this file.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Triton compiles at run time for CUDA tensors; with ``TRITON_INTERPRET=1`` (set before triton is
 imported) the same ``@triton.jit`` kernels run on CPU tensors through Triton's interpreter, which is
-how the kernel tests run in CI. The interpreter must be on before anything imports triton (megatron-core
+how the kernel tests run in CI. The interpreter must be on before anything imports triton (the TP library
 and transformers do), so tests/conftest.py sets it first; here triton is only looked up, and the kernel
 modules (``*_triton.py``) are imported lazily, on first use.
 """
@@ -36,7 +36,7 @@ def triton_unavailable_reason(x: torch.Tensor) -> str | None:
     import triton.language as tl
 
     # triton's own @jit helpers (tl.sum, tl.sigmoid, ...) are bound to the interpreter when triton is imported;
-    # imported earlier (megatron-core and mamba-ssm import it), they fail inside interpreted kernels.
+    # imported earlier (the TP library and mamba-ssm import it), they fail inside interpreted kernels.
     if type(tl.sum).__name__ != "InterpretedFunction":
         return ("triton was imported before TRITON_INTERPRET=1 was set, so its kernels cannot run on CPU tensors; "
                 "set TRITON_INTERPRET=1 before starting Python (tests/conftest.py does)")

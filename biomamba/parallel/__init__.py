@@ -1,6 +1,9 @@
-"""Distributed parallelism applied to a built model (the model code itself holds none)."""
+"""Distributed parallelism: the process layout (:class:`ParallelDims`) and tensor parallelism applied
+to a built model (the model code itself holds none)."""
 
-from .mpu import MegatronMPU, destroy_model_parallel, init_model_parallel
-from .tensor_parallel import parallelize, tensor_parallel_world_size
+from .dims import TP_PACKAGES, ParallelDims, destroy_parallel, init_parallel
+from .mpu import DeepSpeedMPU
+from .tensor_parallel import parallelize, vocab_parallel_nll
 
-__all__ = ["MegatronMPU", "init_model_parallel", "destroy_model_parallel", "parallelize", "tensor_parallel_world_size"]
+__all__ = ["ParallelDims", "init_parallel", "destroy_parallel", "TP_PACKAGES", "DeepSpeedMPU", "parallelize",
+           "vocab_parallel_nll"]

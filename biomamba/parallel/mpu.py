@@ -1,8 +1,10 @@
 """Process groups: megatron-core's ``parallel_state`` set up once, and the adapter DeepSpeed's ``mpu=`` expects.
 
-DeepSpeed shards ZeRO state over ``mpu.get_data_parallel_group()`` only and, in its
-gradient-norm, counts parameters marked ``tensor_model_parallel`` on every model-parallel
-rank and the others only on model-parallel rank 0.
+megatron-core is asked for the groups here, once, when they are created
+(:func:`model_parallel_layout` fills :class:`~biomamba.parallel.dims.ParallelDims`); from then on the
+layout is read from the dims. DeepSpeed shards ZeRO state over ``mpu.get_data_parallel_group()``
+only and, in its gradient-norm, counts parameters marked ``tensor_model_parallel`` on every
+model-parallel rank and the others only on model-parallel rank 0.
 """
 
 from __future__ import annotations
@@ -24,29 +26,36 @@ def init_model_parallel(tensor_parallel: int) -> None:
     ps.initialize_model_parallel(tensor_model_parallel_size=tensor_parallel)
 
 
+def model_parallel_layout() -> dict:
+    """The TP/DP sizes, ranks and groups of this process (after :func:`init_model_parallel`)."""
+    from megatron.core import parallel_state as ps
+
+    return dict(tp=ps.get_tensor_model_parallel_world_size(), dp=ps.get_data_parallel_world_size(),
+                tp_rank=ps.get_tensor_model_parallel_rank(), dp_rank=ps.get_data_parallel_rank(),
+                tp_group=ps.get_tensor_model_parallel_group(), dp_group=ps.get_data_parallel_group())
+
+
 def destroy_model_parallel() -> None:
     from megatron.core import parallel_state as ps
 
     ps.destroy_model_parallel()
 
 
-class MegatronMPU:
-    """The ``mpu`` object DeepSpeed takes: model parallel = tensor parallel (no pipeline)."""
+class DeepSpeedMPU:
+    """The ``mpu`` object DeepSpeed takes, answered from the dims: model parallel = tensor parallel (no pipeline)."""
 
-    def __init__(self):
-        from megatron.core import parallel_state as ps
-
-        self.ps = ps
+    def __init__(self, dims):
+        self.dims = dims
 
     # model (= tensor) parallel
     def get_model_parallel_rank(self):
-        return self.ps.get_tensor_model_parallel_rank()
+        return self.dims.tp_rank
 
     def get_model_parallel_world_size(self):
-        return self.ps.get_tensor_model_parallel_world_size()
+        return self.dims.tp
 
     def get_model_parallel_group(self):
-        return self.ps.get_tensor_model_parallel_group()
+        return self.dims.tp_group
 
     get_tensor_model_parallel_rank = get_model_parallel_rank
     get_tensor_model_parallel_world_size = get_model_parallel_world_size
@@ -54,13 +63,13 @@ class MegatronMPU:
 
     # data parallel
     def get_data_parallel_rank(self):
-        return self.ps.get_data_parallel_rank()
+        return self.dims.dp_rank
 
     def get_data_parallel_world_size(self):
-        return self.ps.get_data_parallel_world_size()
+        return self.dims.dp
 
     def get_data_parallel_group(self):
-        return self.ps.get_data_parallel_group()
+        return self.dims.dp_group
 
     # no pipeline parallelism
     def get_pipeline_model_parallel_rank(self):

@@ -35,15 +35,15 @@ import torch.nn as nn
 from biomamba.model import MambaLM
 
 from . import tp_layout
+from .dims import ParallelDims
 from .tp_mamba2 import parallelize_mixer2
 
 
 def _megatron():
-    from megatron.core import parallel_state
     from megatron.core import tensor_parallel as mtp
     from megatron.core.model_parallel_config import ModelParallelConfig
 
-    return parallel_state, mtp, ModelParallelConfig
+    return mtp, ModelParallelConfig
 
 
 def _no_init(_tensor):  # weights are copied from the full model right after construction
@@ -60,7 +60,7 @@ def _tensor_linears():
     identical to the unsharded model's.
     """
     if not _CLASSES:
-        _, mtp, _ = _megatron()
+        mtp, _ = _megatron()
 
         class ColumnParallel(mtp.ColumnParallelLinear):
             def forward(self, x):
@@ -76,7 +76,7 @@ def _tensor_linears():
             """x_proj: all-reduce forward (row parallel), then all-reduce of the gradient backward."""
 
             def forward(self, x):
-                return mtp.copy_to_tensor_model_parallel_region(super().forward(x))
+                return mtp.copy_to_tensor_model_parallel_region(super().forward(x), group=self.tp_group)
 
         _CLASSES.update(column=ColumnParallel, row=RowParallel, row_shared=RowParallelShared)
     return _CLASSES
@@ -85,14 +85,16 @@ def _tensor_linears():
 class VocabParallelHead(nn.Module):
     """Logits for this rank's vocabulary slice: ``copy_to_tp_region(h) @ W_local^T``."""
 
-    def __init__(self, weight: nn.Parameter):
+    def __init__(self, weight: nn.Parameter, tp_group):
         super().__init__()
         self.weight = weight  # shared with the embedding when tied
+        self.tp_group = tp_group
 
     def forward(self, hidden):
         from megatron.core.tensor_parallel import copy_to_tensor_model_parallel_region
 
-        return torch.nn.functional.linear(copy_to_tensor_model_parallel_region(hidden), self.weight)
+        shared = copy_to_tensor_model_parallel_region(hidden, group=self.tp_group)
+        return torch.nn.functional.linear(shared, self.weight)
 
 
 def _mark_tp(param: nn.Parameter, dim: int) -> None:
@@ -108,14 +110,14 @@ def _mark_tp(param: nn.Parameter, dim: int) -> None:
     for attr in ("tensor_model_parallel", "partition_dim", "partition_stride"):
         if hasattr(param, attr):
             delattr(param, attr)
-    _, mtp, _ = _megatron()
+    mtp, _ = _megatron()
     mtp.set_tensor_model_parallel_attributes(param, True, dim, 1)
 
 
-def mp_config(dtype=torch.float32):
-    ps, _, ModelParallelConfig = _megatron()
+def mp_config(tp: int, dtype=torch.float32):
+    _, ModelParallelConfig = _megatron()
     return ModelParallelConfig(
-        tensor_model_parallel_size=ps.get_tensor_model_parallel_world_size(),
+        tensor_model_parallel_size=tp,
         use_cpu_initialization=True,  # megatron's GPU init path needs its CUDA RNG tracker
         perform_initialization=False,  # values are copied from the full model
         params_dtype=dtype,
@@ -125,23 +127,23 @@ def mp_config(dtype=torch.float32):
 
 
 @torch.no_grad()
-def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
-    """Shard ``model`` (fully initialized, identical on every TP rank) over megatron's TP group in place.
+def parallelize(model: MambaLM, dims: ParallelDims) -> MambaLM:
+    """Shard ``model`` (fully initialized, identical on every TP rank) over ``dims.tp_group`` in place,
+    and move it to ``dims.device``.
 
-    Requires ``megatron.core.parallel_state.initialize_model_parallel`` to have run.
-    With a TP world of 1 the model is returned unchanged.
+    ``dims`` comes from :func:`~biomamba.parallel.init_parallel`; with ``dims.tp == 1`` the model
+    is only moved.
     """
-    ps, mtp, _ = _megatron()
-    tp = ps.get_tensor_model_parallel_world_size()
+    tp, rank, device, group = dims.tp, dims.tp_rank, dims.device, dims.tp_group
     if tp == 1:
         return model.to(device)
-    rank = ps.get_tensor_model_parallel_rank()
+    mtp, _ = _megatron()
     cfg = model.config
     problems = tp_layout.split_problems(cfg, tp) + (
         [f"padded vocab {cfg.padded_vocab_size} is not divisible by {tp}"] if cfg.padded_vocab_size % tp else [])
     if problems:
         raise ValueError(f"cannot split the model over TP={tp}: " + "; ".join(problems))
-    mcfg = mp_config(model.backbone.embedding.weight.dtype)
+    mcfg = mp_config(tp, model.backbone.embedding.weight.dtype)
     lin = _tensor_linears()
     s = cfg.d_inner // tp
 
@@ -151,13 +153,13 @@ def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
     for layer in model.backbone.layers:
         mx = layer.mixer
         if cfg.is_mamba2:
-            parallelize_mixer2(mx, cfg, tp, rank, mcfg, lin, _mark_tp, _no_init)
+            parallelize_mixer2(mx, cfg, tp, rank, group, mcfg, lin, _mark_tp, _no_init)
             continue
         d_model = mx.in_proj.weight.shape[1]
         has_bias = mx.in_proj.bias is not None
 
         in_proj = lin["column"](d_model, 2 * cfg.d_inner, config=mcfg, init_method=_no_init,
-                                bias=has_bias, gather_output=False, skip_bias_add=False)
+                                bias=has_bias, gather_output=False, skip_bias_add=False, tp_group=group)
         in_proj.weight.copy_(sl("in_proj.weight", mx.in_proj.weight))
         _mark_tp(in_proj.weight, 0)
         if has_bias:
@@ -175,7 +177,7 @@ def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
         mx.conv1d = conv
 
         x_proj = lin["row_shared"](cfg.d_inner, mx.x_proj.weight.shape[0], config=mcfg, init_method=_no_init,
-                                   bias=False, input_is_parallel=True, skip_bias_add=False)
+                                   bias=False, input_is_parallel=True, skip_bias_add=False, tp_group=group)
         x_proj.weight.copy_(sl("x_proj.weight", mx.x_proj.weight))
         _mark_tp(x_proj.weight, 1)
         mx.x_proj = x_proj
@@ -193,27 +195,30 @@ def parallelize(model: MambaLM, device: torch.device | str = "cpu") -> MambaLM:
         _mark_tp(mx.D, 0)
 
         out_proj = lin["row"](cfg.d_inner, d_model, config=mcfg, init_method=_no_init, bias=has_bias,
-                              input_is_parallel=True, skip_bias_add=False)
+                              input_is_parallel=True, skip_bias_add=False, tp_group=group)
         out_proj.weight.copy_(sl("out_proj.weight", mx.out_proj.weight))
         _mark_tp(out_proj.weight, 1)
         if has_bias:
             out_proj.bias.copy_(mx.out_proj.bias)
         mx.out_proj = out_proj
 
-    emb = mtp.VocabParallelEmbedding(cfg.padded_vocab_size, cfg.d_model, config=mcfg, init_method=_no_init)
+    emb = mtp.VocabParallelEmbedding(cfg.padded_vocab_size, cfg.d_model, config=mcfg, init_method=_no_init,
+                                     tp_group=group)
     emb.weight.copy_(sl("embedding.weight", model.backbone.embedding.weight))
     _mark_tp(emb.weight, 0)
     full_head = model.lm_head.weight
     model.backbone.embedding = emb
     if cfg.tie_embeddings:
-        model.lm_head = VocabParallelHead(emb.weight)
+        model.lm_head = VocabParallelHead(emb.weight, group)
     else:
         head = nn.Parameter(sl("lm_head.weight", full_head))
         _mark_tp(head, 0)
-        model.lm_head = VocabParallelHead(head)
-    model.tp_size = tp  # read by the loss and the checkpoint converter
+        model.lm_head = VocabParallelHead(head, group)
     return model.to(device)
 
 
-def tensor_parallel_world_size(model: nn.Module) -> int:
-    return getattr(model, "tp_size", 1)
+def vocab_parallel_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-token NLL from this rank's vocabulary slice of the logits (the same on every TP rank)."""
+    from megatron.core.tensor_parallel import vocab_parallel_cross_entropy
+
+    return vocab_parallel_cross_entropy(logits, target)

@@ -24,7 +24,7 @@ import torch.nn as nn
 from . import tp_layout
 
 
-def parallelize_mixer2(mx, cfg, tp: int, rank: int, mcfg, lin: dict, mark, no_init) -> None:
+def parallelize_mixer2(mx, cfg, tp: int, rank: int, group, mcfg, lin: dict, mark, no_init) -> None:
     """Replace ``mx``'s full layers and parameters with this rank's shards (in place)."""
 
     def sl(name, t):
@@ -32,7 +32,7 @@ def parallelize_mixer2(mx, cfg, tp: int, rank: int, mcfg, lin: dict, mark, no_in
 
     d_model, has_bias = mx.in_proj.weight.shape[1], mx.in_proj.bias is not None
     in_proj = lin["column"](d_model, mx.in_proj.weight.shape[0], config=mcfg, init_method=no_init,
-                            bias=has_bias, gather_output=False, skip_bias_add=False)
+                            bias=has_bias, gather_output=False, skip_bias_add=False, tp_group=group)
     in_proj.weight.copy_(sl("in_proj.weight", mx.in_proj.weight))
     mark(in_proj.weight, 0)
     if has_bias:
@@ -59,7 +59,7 @@ def parallelize_mixer2(mx, cfg, tp: int, rank: int, mcfg, lin: dict, mark, no_in
         mark(mx.norm.weight, 0)
 
     out_proj = lin["row"](mx.out_proj.weight.shape[1], d_model, config=mcfg, init_method=no_init, bias=has_bias,
-                          input_is_parallel=True, skip_bias_add=False)
+                          input_is_parallel=True, skip_bias_add=False, tp_group=group)
     out_proj.weight.copy_(sl("out_proj.weight", mx.out_proj.weight))
     mark(out_proj.weight, 1)
     if has_bias:

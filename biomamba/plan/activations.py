@@ -19,7 +19,7 @@ tests/test_plan.py; the CUDA-kernel terms come from reading mamba_ssm's
 ``SelectiveScanFn`` (it makes delta, B, C and z contiguous and saves the copies,
 the pre-gate output and ``(b, e, ceil(L/2048), 2n)`` fp32 states) and
 causal_conv1d (saves its input, fuses SiLU, returns a channel-last output).
-With TP > 1, megatron's parallel linears save their input as passed and the
+With TP > 1, the TP library's parallel linears save their input as passed and the
 fp32 weight (not autocast's bf16 copy).
 """
 
@@ -70,7 +70,7 @@ def layer_saved(cfg: MambaConfig, b: int, L: int, *, tp: int = 1, precision: str
     ]
     if backend == "cpu":
         t.append(Term("norm x*rstd (composite rms_norm, fp32)", T * d * FP32))
-    # TP=1: nn.Linear saves the (autocast-cast) input; TP>1: megatron saves the fp32 norm output as passed.
+    # TP=1: nn.Linear saves the (autocast-cast) input; TP>1: the TP linears save the fp32 norm output as passed.
     t.append(Term("in_proj input", T * d * (a if tp == 1 else FP32)))
     t.append(Term("xz = in_proj output (conv keeps x, scan keeps z: views)", T * 2 * e * a))
     if not kernels:
@@ -106,11 +106,11 @@ def weight_casts(cfg: MambaConfig, *, tp: int = 1, precision: str = "bf16",
     if precision != "bf16":
         return []
     bias = bool(cfg.ssm("bias"))
-    megatron = tp > 1  # megatron's linears save the fp32 weight, not the cast
+    tp_linears = tp > 1  # the TP library's linears save the fp32 weight, not the cast
     if cfg.is_mamba2:
         e, c = cfg.d_inner // tp, (cfg.d_inner + 2 * cfg.ngroups * cfg.d_state) // tp
         rows, d, k = 2 * e + 2 * (c - e) // 2 + cfg.nheads // tp, cfg.d_model, cfg.d_conv
-        kept = not megatron and backend == "cuda"  # elsewhere the projections are in the recomputed mixer
+        kept = not tp_linears and backend == "cuda"  # elsewhere the projections are in the recomputed mixer
         casts = [(Term("in_proj weight bf16", rows * d * BF16), kept),
                  (Term("out_proj weight bf16", d * e * BF16), kept)]
         if bias:
@@ -122,10 +122,10 @@ def weight_casts(cfg: MambaConfig, *, tp: int = 1, precision: str = "bf16",
         return casts
     d, e, n, k, r = cfg.d_model, cfg.d_inner // tp, cfg.d_state, cfg.d_conv, cfg.dt_rank
     casts = [
-        (Term("in_proj weight bf16", 2 * e * d * BF16), not megatron),
-        (Term("x_proj weight bf16", (r + 2 * n) * e * BF16), not megatron),
+        (Term("in_proj weight bf16", 2 * e * d * BF16), not tp_linears),
+        (Term("x_proj weight bf16", (r + 2 * n) * e * BF16), not tp_linears),
         (Term("dt_proj weight bf16", e * r * BF16), True),
-        (Term("out_proj weight bf16", d * e * BF16), not megatron),
+        (Term("out_proj weight bf16", d * e * BF16), not tp_linears),
     ]
     if bias:
         casts += [(Term("in_proj bias bf16", 2 * e * BF16), False), (Term("out_proj bias bf16", d * BF16), False)]
@@ -148,7 +148,7 @@ def head_saved(cfg: MambaConfig, b: int, L: int, *, tp: int = 1, precision: str 
     if precision == "bf16":
         t.append(Term("lm_head (tied embedding) weight bf16", V * d * BF16))
     if with_loss:
-        # TP=1: log_softmax keeps its fp32 output; TP>1: megatron keeps softmax in the fp32 logits copy.
+        # TP=1: log_softmax keeps its fp32 output; TP>1: the vocab-parallel loss keeps softmax in the fp32 logits copy.
         t.append(Term("log-probabilities / softmax (fp32)", T * V * FP32))
         extra = 4 if tp == 1 else 0  # nll_loss's total_weight scalar
         t.append(Term("targets and masks", T * (INT64 + BOOL + (0 if tp == 1 else BOOL)) + extra))
@@ -158,7 +158,7 @@ def head_saved(cfg: MambaConfig, b: int, L: int, *, tp: int = 1, precision: str 
 def logits_held_bytes(cfg: MambaConfig, b: int, L: int, *, tp: int = 1, precision: str = "bf16") -> int:
     """The logits the training loop holds through the backward (not saved by autograd).
 
-    fp32 with TP>1: megatron's cross-entropy works in place on them, already counted as softmax.
+    fp32 with TP>1: the vocab-parallel cross-entropy works in place on them, already counted as softmax.
     """
     if precision == "fp32" and tp > 1:
         return 0
@@ -169,7 +169,7 @@ def loss_backward_bytes(cfg: MambaConfig, b: int, L: int, *, tp: int = 1, precis
     """Gradient buffers alive while the loss's backward runs.
 
     TP=1: nll_loss's dense fp32 gradient and log_softmax's fp32 input gradient (8 B/logit).
-    TP>1: megatron computes the gradient in place in the softmax; only the bf16 cast remains.
+    TP>1: the vocab-parallel loss computes the gradient in place in the softmax; only the bf16 cast remains.
     """
     TV = b * L * (cfg.padded_vocab_size // tp)
     if tp == 1:

@@ -1,1 +1,1 @@
-"""Training engine: DeepSpeed ZeRO + megatron-core TP, checkpoints, metrics (see trainer.py)."""
+"""Training engine: DeepSpeed ZeRO + tensor parallelism (biomamba.parallel), checkpoints, metrics (see trainer.py)."""

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from biomamba.config import from_dict
 from biomamba.model import MambaConfig, MambaLM
-from biomamba.parallel import parallelize
+from biomamba.parallel import ParallelDims, parallelize
 
 from .checkpoint import requested_resume_tag
 from .config import TrainConfig
-from .distributed import Runtime
 
 
 def _checkpoint_model_config(cfg: TrainConfig, tag: str) -> MambaConfig:
@@ -19,14 +18,14 @@ def _checkpoint_model_config(cfg: TrainConfig, tag: str) -> MambaConfig:
     return from_dict(MambaConfig, meta["config"]["model"]).validate()
 
 
-def build_model(cfg: TrainConfig, rt: Runtime) -> MambaLM:
+def build_model(cfg: TrainConfig, dims: ParallelDims) -> MambaLM:
     """Full model, initialized identically on every rank (same seed), then sharded over TP."""
     # A run that resumes from its own checkpoint does not need (or re-read) the pretrained source.
     resume_tag = requested_resume_tag(cfg.run_dir, cfg.checkpoint.resume) if cfg.init.from_pretrained else None
     if cfg.init.from_pretrained and resume_tag is None:
         from biomamba.convert.pretrained import load_for_continued_pretraining
 
-        model = load_for_continued_pretraining(cfg, rt.is_main)
+        model = load_for_continued_pretraining(cfg, dims.is_main)
     elif cfg.init.from_pretrained:
         # Resuming a continued-pretraining run: its architecture was derived from the pretrained
         # directory (and our tokenizer) at the start; the checkpoint records it.
@@ -35,17 +34,17 @@ def build_model(cfg: TrainConfig, rt: Runtime) -> MambaLM:
     else:
         model = MambaLM(cfg.model).init_weights(cfg.seed)
     model.backbone.gradient_checkpointing = cfg.parallel.activation_checkpointing
-    return parallelize(model, rt.device)
+    return parallelize(model, dims)
 
 
-def build_data(cfg: TrainConfig, rt: Runtime):
+def build_data(cfg: TrainConfig, dims: ParallelDims):
     """(train source, factory of a fresh validation iterable or None)."""
     if cfg.synthetic_data:
         from .synthetic_data import SyntheticTokens
 
         def source(seed_offset: int):
             return SyntheticTokens(cfg.model.vocab_size, cfg.data.seq_len, cfg.data.micro_batch_size,
-                                   rt.dp_rank, rt.dp_size, cfg.seed + seed_offset)
+                                   dims.dp_rank, dims.dp, cfg.seed + seed_offset)
 
         def val():
             it = iter(source(10_000_019))
@@ -63,11 +62,11 @@ def build_data(cfg: TrainConfig, rt: Runtime):
                           f"set model.vocab_size={vocab}")
     doc_log = None
     if cfg.data.log_documents:  # debug: which documents each window holds (tests count them)
-        doc_log = Path(cfg.run_dir) / "documents" / f"rank{rt.rank:05d}.jsonl"
+        doc_log = Path(cfg.run_dir) / "documents" / f"rank{dims.rank:05d}.jsonl"
         doc_log.parent.mkdir(parents=True, exist_ok=True)
-    train = build_train_loader(cfg.data, dp_rank=rt.dp_rank, dp_size=rt.dp_size, seed=cfg.data.seed,
+    train = build_train_loader(cfg.data, dp_rank=dims.dp_rank, dp_size=dims.dp, seed=cfg.data.seed,
                                document_log=doc_log)
     val = None
     if cfg.data.val_path:
-        val = lambda: build_val_loader(cfg.data, dp_rank=rt.dp_rank, dp_size=rt.dp_size)  # noqa: E731
+        val = lambda: build_val_loader(cfg.data, dp_rank=dims.dp_rank, dp_size=dims.dp)  # noqa: E731
     return train, val

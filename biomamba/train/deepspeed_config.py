@@ -9,7 +9,7 @@ from .config import TrainConfig
 
 # Gradient reduction under bf16 autocast: one rule, by parameter name, whatever the module class.
 # DeepSpeed's own rule (``lower_precision_safe_modules``) matches exact classes: it missed our
-# megatron TP subclasses (fp32 reduction with TP) and caught every nn.Linear/Conv1d parameter
+# TP layer subclasses (fp32 reduction with TP) and caught every nn.Linear/Conv1d parameter
 # without TP, biases included. Ours: the mixer's weight matrices and conv kernels -- large, and
 # their gradients are sums of many bf16-computed products anyway -- reduce in bf16; everything
 # that sets scales or offsets of the recurrence or the residual stream (biases, dt_proj.bias
@@ -60,22 +60,6 @@ def deepspeed_config(cfg: TrainConfig, dp_size: int) -> dict:
         extra = json.loads(Path(p.deepspeed_config).read_text())
         ds = _merge(ds, extra)
     return ds
-
-
-def initialize_engine(cfg: TrainConfig, dp_size: int, model, optimizer, scheduler, load_universal: bool = False):
-    """``deepspeed.initialize`` over the data-parallel group with our config and gradient-reduction rule."""
-    import deepspeed
-
-    from biomamba.parallel import MegatronMPU
-
-    ds = deepspeed_config(cfg, dp_size)
-    if load_universal:
-        ds["checkpoint"] = {"load_universal": True}
-    if cfg.parallel.precision == "bf16":
-        mark_gradient_reduction_dtypes(model)
-    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, mpu=MegatronMPU(),
-                                           config=ds)
-    return engine
 
 
 def _merge(a: dict, b: dict) -> dict:

@@ -15,7 +15,8 @@ from .loss import token_nll
 
 
 @torch.no_grad()
-def evaluate(model, batches, device, tp_size: int, dp_group=None, max_batches: int | None = None, autocast_dtype=None) -> dict:
+def evaluate(model, batches, dims, max_batches: int | None = None, autocast_dtype=None) -> dict:
+    device = dims.device
     was_training = model.training
     model.eval()
     totals = torch.zeros(3, dtype=torch.float64)  # nll, tokens, bytes
@@ -27,11 +28,11 @@ def evaluate(model, batches, device, tp_size: int, dp_group=None, max_batches: i
             labels = batch["labels"].to(device)
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(ids)
-            nll, mask = token_nll(logits, labels, tp_size)
+            nll, mask = token_nll(logits, labels, dims)
             totals += torch.tensor([nll.sum().item(), mask.sum().item(), batch["bytes"].sum().item()], dtype=torch.float64)
     finally:
         model.train(was_training)
-    totals = collective_cpu(totals, group=dp_group)  # TP peers saw the same batches: reduce over DP only
+    totals = collective_cpu(totals, group=dims.dp_group)  # TP peers saw the same batches: reduce over DP only
     nll, tokens, nbytes = totals.tolist()
     if tokens == 0:
         return {"val_tokens": 0}

@@ -20,14 +20,15 @@ def parse_args(argv=None, description: str = "Pretrain a Mamba LM") -> argparse.
 
 
 def launch(cfg: TrainConfig, body: Callable) -> int:
-    """Set up the process groups, run ``body(runtime)``, always tear down; exit code 2 on a config error.
+    """Set up the process groups, run ``body(dims)`` (a :class:`~biomamba.parallel.ParallelDims`), always tear
+    down; exit code 2 on a config error.
 
     The world layout and the input paths are checked first, from the launcher's environment: a bad
     value ends in one ``config error:`` line naming the key, not in a traceback from process-group setup.
     """
     from biomamba.slurm import DistEnv
 
-    from .distributed import init_distributed, shutdown
+    from biomamba.parallel import destroy_parallel, init_parallel
 
     try:
         _check_device(cfg)
@@ -36,14 +37,14 @@ def launch(cfg: TrainConfig, body: Callable) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    rt = init_distributed(cfg.parallel.tensor_parallel, cfg.parallel.backend)
+    dims = init_parallel(cfg.parallel.tensor_parallel, cfg.parallel.backend)
     try:
-        return body(rt)
+        return body(dims)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     finally:
-        shutdown()
+        destroy_parallel()
 
 
 def _check_device(cfg: TrainConfig) -> None:
@@ -51,7 +52,7 @@ def _check_device(cfg: TrainConfig) -> None:
 
     p = cfg.parallel
     if p.precision == "bf16" and p.tensor_parallel > 1 and not torch.cuda.is_available():
-        # megatron's TP linear autograd functions re-enter autocast in backward for CUDA only
+        # the TP library's linear autograd functions re-enter autocast in backward for CUDA only
         # (custom_bwd(device_type="cuda")); on CPU the backward would mix bf16 and fp32 and crash.
         raise ConfigError(f"parallel.precision=bf16 with parallel.tensor_parallel={p.tensor_parallel} needs CUDA GPUs; "
                           "on CPU set parallel.precision=fp32 or parallel.tensor_parallel=1")
@@ -59,10 +60,12 @@ def _check_device(cfg: TrainConfig) -> None:
 
 def main(argv=None) -> int:
     cfg = config_from_args(TrainConfig, parse_args(argv))
-    return launch(cfg, lambda rt: _pretrain(cfg, rt))
+    return launch(cfg, lambda dims: pretrain(cfg, dims))
 
 
-def _pretrain(cfg: TrainConfig, rt) -> int:
+def pretrain(cfg: TrainConfig, dims, wrap_data: Callable | None = None) -> int:
+    """Build the model and data, then train. ``wrap_data(train_data, model)`` -> the batches the loop
+    reads (fault drills: :mod:`.faults`)."""
     from .build import build_data, build_model
     from .trainer import train
 
@@ -76,6 +79,8 @@ def _pretrain(cfg: TrainConfig, rt) -> int:
         if tok.vocab_size > cfg.model.vocab_size and not cfg.init.from_pretrained:
             raise ConfigError(f"model.vocab_size={cfg.model.vocab_size} < tokenizer vocabulary {tok.vocab_size}; "
                               f"set model.vocab_size={tok.vocab_size}")
-    model = build_model(cfg, rt)
-    train_data, val_factory = build_data(cfg, rt)
-    return train(cfg, rt, model, train_data, val_factory, tokenizer_hash)
+    model = build_model(cfg, dims)
+    train_data, val_factory = build_data(cfg, dims)
+    if wrap_data is not None:
+        train_data = wrap_data(train_data, model)
+    return train(cfg, dims, model, train_data, val_factory, tokenizer_hash)

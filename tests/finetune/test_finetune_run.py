@@ -20,7 +20,7 @@ from biomamba.finetune.build import build_finetune_data
 from biomamba.finetune.config import FinetuneConfig
 from biomamba.model import MambaLM
 from biomamba.train.checkpoint import COMPLETE
-from biomamba.train.distributed import Runtime
+from biomamba.parallel import ParallelDims
 from tests.train.launch import ENV, REPO, assert_resumed, kill9_at_step, losses, records, torchrun_cmd
 
 from .conftest import TINY
@@ -85,7 +85,7 @@ def in_process_dev_eval(untuned_dir, model_dir) -> dict:
     source = read_source(model_dir)
     model = MambaLM(source.config)
     model.load_state_dict(source.state_dict)
-    data = build_finetune_data(cfg, tokenizer, Runtime(0, 1, 0, torch.device("cpu"), "gloo"))
+    data = build_finetune_data(cfg, tokenizer, ParallelDims(device=torch.device("cpu"), backend="gloo"))
     return data.dev_eval(model)
 
 

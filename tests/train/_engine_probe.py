@@ -17,8 +17,8 @@ import torch  # noqa: E402
 from biomamba.config import config_from_args  # noqa: E402
 from biomamba.train.build import build_model  # noqa: E402
 from biomamba.train.config import TrainConfig  # noqa: E402
-from biomamba.train.deepspeed_config import initialize_engine  # noqa: E402
-from biomamba.train.distributed import init_distributed, shutdown  # noqa: E402
+from biomamba.parallel import destroy_parallel, init_parallel  # noqa: E402
+from biomamba.train.engine import initialize_engine  # noqa: E402
 from biomamba.train.optim import build_optimizer  # noqa: E402
 from biomamba.train.run import parse_args  # noqa: E402
 from biomamba.train.schedule import build_scheduler  # noqa: E402
@@ -28,10 +28,10 @@ def main():
     from deepspeed.runtime.torch_autocast import get_comm_dtype
 
     cfg = config_from_args(TrainConfig, parse_args())
-    rt = init_distributed(cfg.parallel.tensor_parallel, "gloo")
-    model = build_model(cfg, rt)
+    dims = init_parallel(cfg.parallel.tensor_parallel, "gloo")
+    model = build_model(cfg, dims)
     opt = build_optimizer(model, cfg.optim, "cpu")
-    engine = initialize_engine(cfg, rt.dp_size, model, opt, build_scheduler(opt, cfg.max_steps, cfg.schedule, 0.1))
+    engine = initialize_engine(cfg, dims, model, opt, build_scheduler(opt, cfg.max_steps, cfg.schedule, 0.1))
     seen = {}
     mixer = engine.module.backbone.layers[0].mixer
 
@@ -46,9 +46,9 @@ def main():
         "classes": {n: type(modules[n.rsplit(".", 1)[0]]).__name__ for n, _ in engine.module.named_parameters()},
         "in_proj_out": seen["in_proj_out"],
     }
-    if rt.rank == 0:
+    if dims.rank == 0:
         Path(os.environ["PROBE_OUT"]).write_text(json.dumps(report))
-    shutdown()
+    destroy_parallel()
 
 
 if __name__ == "__main__":

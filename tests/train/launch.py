@@ -15,6 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "configs" / "pretrain" / "tiny_synthetic.yaml"
 TRAIN = REPO / "launcher" / "train.py"
+# launcher/train.py with NaN losses at chosen steps (biomamba.train.faults): pass --inject-nonfinite 3,4
+FAULTY_TRAIN = REPO / "tests" / "train" / "_faulty_train.py"
 ENV = {"WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 
@@ -30,8 +32,8 @@ def torchrun_cmd(nproc: int, config: Path, overrides: list, script: Path = TRAIN
 
 
 def torchrun(nproc: int, config: Path, overrides: list[str], timeout: int = 600, env: dict | None = None,
-             check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(torchrun_cmd(nproc, config, overrides), capture_output=True, text=True, timeout=timeout,
+             check: bool = True, script: Path = TRAIN) -> subprocess.CompletedProcess:
+    proc = subprocess.run(torchrun_cmd(nproc, config, overrides, script), capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **ENV, **(env or {})}, cwd=REPO)
     if check and proc.returncode != 0:
         raise AssertionError(f"training failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")

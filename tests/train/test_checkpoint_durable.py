@@ -24,25 +24,24 @@ def fsync(fd):
     return real(fd)
 os.fsync = fsync
 from biomamba.config import load_config
-from biomamba.parallel import MegatronMPU
+from biomamba.parallel import DeepSpeedMPU, destroy_parallel, init_parallel
 from biomamba.train.build import build_model
 from biomamba.train.checkpoint import CheckpointManager, TrainState
 from biomamba.train.config import TrainConfig
 from biomamba.train.deepspeed_config import deepspeed_config
-from biomamba.train.distributed import init_distributed, shutdown
 from biomamba.train.optim import build_optimizer
 from biomamba.train.schedule import build_scheduler
 import deepspeed
 cfg = load_config(TrainConfig, sys.argv[1], sys.argv[2:])
-rt = init_distributed(1, "gloo")
-model = build_model(cfg, rt)
+dims = init_parallel(1, "gloo")
+model = build_model(cfg, dims)
 opt = build_optimizer(model, cfg.optim, "cpu")
 sched = build_scheduler(opt, cfg.max_steps, cfg.schedule, cfg.optim.min_lr_ratio)
-engine, *_ = deepspeed.initialize(model=model, optimizer=opt, lr_scheduler=sched, mpu=MegatronMPU(),
+engine, *_ = deepspeed.initialize(model=model, optimizer=opt, lr_scheduler=sched, mpu=DeepSpeedMPU(dims),
                                   config=deepspeed_config(cfg, 1))
 calls.clear()
 CheckpointManager(cfg.run_dir, 2, 0).save(engine, TrainState(step=1), None, {"layout": {"tp": 1, "dp": 1}})
-shutdown()
+destroy_parallel()
 print("FSYNCS " + json.dumps(calls))
 """
 

@@ -73,3 +73,50 @@ def test_deepspeed_config_from_the_run_config():
     # bf16 = torch autocast with fp32 master weights (A_log/D never cast), not DeepSpeed's bf16 mode
     assert ds["torch_autocast"]["enabled"] and "bf16" not in ds
     assert OptimConfig().impl == "auto"
+
+
+def test_nonfinite_injection_wraps_the_batches_not_the_loop():
+    """biomamba.train.faults.NonFiniteAt: the chosen steps' logits are NaN in training mode only; the batches
+    and the source's loader state pass through unchanged."""
+    import torch
+
+    from biomamba.train.faults import NonFiniteAt
+
+    class Source(list):
+        def state_dict(self):
+            return {"position": len(self)}
+
+        def load_state_dict(self, state, allow_mismatch=False):
+            self.loaded = (state, allow_mismatch)
+
+    model = MambaLM(MambaConfig(d_model=16, n_layer=1, vocab_size=50, ssm_cfg={"d_state": 4})).init_weights(0)
+    ids = torch.randint(0, 50, (1, 8), generator=torch.Generator().manual_seed(0))
+    src = Source({"input_ids": ids, "i": i} for i in range(6))
+    data = NonFiniteAt(src, model, steps={2}, ga=2)  # step 2 = micro-batches 2 and 3
+    finite = []
+    for mb in data:
+        model.train()
+        finite.append(bool(torch.isfinite(model(mb["input_ids"])).all()))
+        model.eval()
+        assert torch.isfinite(model(mb["input_ids"])).all()  # evaluation is never poisoned
+    assert finite == [True, True, False, False, True, True]
+    assert [mb["i"] for mb in data] == list(range(6))
+    assert data.state_dict() == {"position": 6}
+    data.load_state_dict({"position": 2}, allow_mismatch=True)
+    assert src.loaded == ({"position": 2}, True)
+
+
+def test_parallel_dims_default_is_one_cpu_process_and_feeds_deepspeeds_mpu():
+    import torch
+
+    from biomamba.parallel import DeepSpeedMPU, ParallelDims
+
+    dims = ParallelDims()
+    assert (dims.world_size, dims.tp, dims.dp, dims.is_main, dims.device) == (1, 1, 1, True, torch.device("cpu"))
+    dims = ParallelDims(world_size=8, rank=5, tp=2, dp=4, tp_rank=1, dp_rank=2, tp_group="tp", dp_group="dp")
+    mpu = DeepSpeedMPU(dims)
+    assert not dims.is_main
+    tp = (mpu.get_model_parallel_rank(), mpu.get_model_parallel_world_size(), mpu.get_model_parallel_group())
+    dp = (mpu.get_data_parallel_rank(), mpu.get_data_parallel_world_size(), mpu.get_data_parallel_group())
+    assert tp == (1, 2, "tp") and dp == (2, 4, "dp")
+    assert mpu.get_tensor_model_parallel_group() == "tp" and mpu.get_pipeline_model_parallel_world_size() == 1

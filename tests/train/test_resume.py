@@ -17,8 +17,8 @@ from biomamba.convert.consolidate import consolidate
 from biomamba.train.config import TrainConfig
 from biomamba.train.schedule import lr_multiplier
 
-from .launch import (REPO, TINY, assert_resumed, free_port, kill9_at_step, kill9_run, losses, records, spawn, torchrun,
-                     torchrun_cmd, wait_for, wait_for_step)
+from .launch import (FAULTY_TRAIN, REPO, TINY, assert_resumed, free_port, kill9_at_step, kill9_run, losses, records,
+                     spawn, torchrun, torchrun_cmd, wait_for, wait_for_step)
 from .wandb_log import history
 
 pytestmark = pytest.mark.slow
@@ -104,8 +104,8 @@ def test_signal_checkpoints_exits_75_and_resumes(tmp_path, uninterrupted):
 
 def test_nonfinite_steps_are_skipped_then_abort(tmp_path):
     run = tmp_path / "skip"
-    torchrun(1, TINY, BASE + ["max_steps=6", "checkpoint.every_steps=1", "checkpoint.keep_last=10", f"run_dir={run}"],
-             env={"BIOMAMBA_INJECT_NONFINITE_STEPS": "3"})
+    torchrun(1, TINY, BASE + ["max_steps=6", "checkpoint.every_steps=1", "checkpoint.keep_last=10", f"run_dir={run}",
+                              "--inject-nonfinite", "3"], script=FAULTY_TRAIN)
     recs = records(run)
     assert any(r.get("skipped_nonfinite") == 1 and r["step"] == 3 for r in recs)
     assert 3 not in losses(run) and {1, 2, 4, 5, 6} <= set(losses(run))
@@ -121,7 +121,7 @@ def test_nonfinite_steps_are_skipped_then_abort(tmp_path):
     for k, n in applied.items():
         want = cfg.optim.lr * lr_multiplier(n, 6, cfg.schedule, cfg.optim.min_lr_ratio)
         assert lr[k] == pytest.approx(want, rel=1e-9), (k, lr[k], want)
-    bad = torchrun(1, TINY, BASE + ["max_consecutive_nonfinite=2", f"run_dir={tmp_path / 'abort'}"],
-                   env={"BIOMAMBA_INJECT_NONFINITE_STEPS": "2,3,4"}, check=False)
+    bad = torchrun(1, TINY, BASE + ["max_consecutive_nonfinite=2", f"run_dir={tmp_path / 'abort'}",
+                                    "--inject-nonfinite", "2,3,4"], check=False, script=FAULTY_TRAIN)
     assert bad.returncode != 0
     assert "2 consecutive steps had NaN/Inf loss" in bad.stdout + bad.stderr

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from biomamba.train.config import TrainConfig
-from biomamba.train.distributed import Runtime
+from biomamba.parallel import ParallelDims
 from biomamba.train.trainer import write_run_files
 
-CPU = Runtime(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), backend="gloo")
+CPU = ParallelDims(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), backend="gloo")
 
 
 def test_versions_json_records_resolved_kernels(tmp_path, capsys):
