@@ -137,6 +137,18 @@ def test_activations_130m_by_hand(cfg130):
     assert ckpt["peak"] == inputs + sum(HEAD_BY_HAND) + LOGITS + LOSS_GRADS == 3_413_557_252
 
 
+def test_chunked_loss_shrinks_only_the_vocabulary_terms(cfg130):
+    """parallel.loss_chunk_tokens=256 at 2048: logits, log-probabilities and loss gradients of 256 positions."""
+    Tc = 2 * 256
+    got = activation_memory(cfg130, micro_batch=2, seq=2048, activation_checkpointing=True, loss_chunk_tokens=256)
+    inputs = T * D * 4 + 23 * T * D * 2 + 22 * T * D * 4
+    head = sum(HEAD_BY_HAND) - T * V * 4 + Tc * V * 4
+    assert (got["logits_bytes"], got["loss_backward_bytes"]) == (Tc * V * 2, 2 * Tc * V * 4)
+    assert got["head_bytes"] == head
+    assert got["peak"] == max(inputs + head + Tc * V * 2 + 2 * Tc * V * 4, got["moments"]["last block backward"])
+    assert activation_memory(cfg130, micro_batch=2, seq=2048, loss_chunk_tokens=4096)["peak"] == 6_064_226_308
+
+
 def test_predicted_peak_single_gpu(cfg130):
     assert predicted_peak_bytes(cfg130, 2, 2048) == 16 * P130 + 6_064_226_308
 

@@ -50,10 +50,6 @@ import numpy as np
 
 from biomamba.io import durable_replace, sha256_file
 
-# Transitional, for train/trainer.py only (the `engine` branch rewrites it; it must not be edited here):
-# delete this line once trainer.py imports these from biomamba.io like every other module.
-from biomamba.io import atomic_write_json, package_versions  # noqa: F401
-
 FORMAT = "biomamba-shards/1"
 MANIFEST = "manifest.json"
 SHARD_TEMPLATE = "shard-{:06d}.tar"

@@ -18,6 +18,7 @@ import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
 from biomamba.ops import add_rms_norm
+from biomamba.ops.xent import chunked_head_nll, token_nll_full_vocab
 
 from .block import MambaBlock, RMSNorm
 from .config import MambaConfig
@@ -96,12 +97,24 @@ class MambaLM(nn.Module):
         self.tie_weights()
         return self
 
-    def forward(self, input_ids: torch.Tensor, caches: list[LayerCache] | None = None, num_last_tokens: int = 0):
-        """input_ids (batch, L) -> logits (batch, L, padded_vocab_size) (last ``num_last_tokens`` only if > 0)."""
+    def forward(self, input_ids: torch.Tensor, caches: list[LayerCache] | None = None, num_last_tokens: int = 0,
+                labels: torch.Tensor | None = None, loss_chunk_tokens: int = 0):
+        """input_ids (batch, L) -> logits (batch, L, padded_vocab_size) (last ``num_last_tokens`` only if > 0).
+
+        With ``labels`` (batch, L): the per-token next-token nll and the mask of scored tokens instead
+        (:func:`biomamba.ops.xent.chunked_head_nll`; ``loss_chunk_tokens`` > 0 bounds the logits' memory).
+        """
         hidden = self.backbone(input_ids, caches)
+        if labels is not None:
+            return chunked_head_nll(hidden, labels, self._head_nll, loss_chunk_tokens)
         if num_last_tokens > 0:
             hidden = hidden[:, -num_last_tokens:]
         return self.lm_head(hidden)
+
+    def _head_nll(self, hidden: torch.Tensor, labels: torch.Tensor):
+        # A vocabulary-parallel head (biomamba.parallel) brings its own cross-entropy over the slices.
+        nll_fn = getattr(self.lm_head, "token_nll", token_nll_full_vocab)
+        return nll_fn(self.lm_head(hidden), labels)
 
     # ----- recurrent inference -----
     def allocate_cache(self, batch: int) -> list[LayerCache]:

@@ -137,9 +137,13 @@ def weight_casts(cfg: MambaConfig, *, tp: int = 1, precision: str = "bf16",
 
 
 def head_saved(cfg: MambaConfig, b: int, L: int, *, tp: int = 1, precision: str = "bf16",
-               backend: str = "cuda", with_loss: bool = True) -> list[Term]:
-    """Embedding, final norm, tied head and the loss (biomamba.train.loss.token_nll)."""
+               backend: str = "cuda", with_loss: bool = True, loss_L: int | None = None) -> list[Term]:
+    """Embedding, final norm, tied head and the loss (biomamba.train.loss.token_nll).
+
+    ``loss_L``: positions whose log-probabilities exist at once (``parallel.loss_chunk_tokens``; default L).
+    """
     a, T, d, V = _act_bytes(precision), b * L, cfg.d_model, cfg.padded_vocab_size // tp
+    T_loss = b * (L if loss_L is None else min(loss_L, L))
     t = [Term("input ids (embedding)" + (" + vocab mask" if tp > 1 else ""), T * (INT64 + (BOOL if tp > 1 else 0))),
          Term("final norm input (fp32)", T * d * FP32), Term("final norm rstd (fp32)", T * FP32)]
     if backend == "cpu":
@@ -149,7 +153,7 @@ def head_saved(cfg: MambaConfig, b: int, L: int, *, tp: int = 1, precision: str 
         t.append(Term("lm_head (tied embedding) weight bf16", V * d * BF16))
     if with_loss:
         # TP=1: log_softmax keeps its fp32 output; TP>1: the vocab-parallel loss keeps softmax in the fp32 logits copy.
-        t.append(Term("log-probabilities / softmax (fp32)", T * V * FP32))
+        t.append(Term("log-probabilities / softmax (fp32)", T_loss * V * FP32))
         extra = 4 if tp == 1 else 0  # nll_loss's total_weight scalar
         t.append(Term("targets and masks", T * (INT64 + BOOL + (0 if tp == 1 else BOOL)) + extra))
     return t

@@ -18,6 +18,10 @@ last block's backward        A + G + W                 I + G + S + W
 (``H'`` = ``H`` without the loss's tensors, which do not exist yet.) Everything
 is counted as resident at once with the gradients and DeepSpeed buffers, which
 is exact for the ZeRO-1 gradients and conservative otherwise.
+
+With ``loss_chunk_tokens`` (training's ``parallel.loss_chunk_tokens``, :mod:`biomamba.ops.xent`) the
+vocabulary-sized terms (``G``, ``X`` and the log-probabilities in ``H``) are those of one chunk of
+positions: the head runs, and is recomputed in the backward, one chunk at a time.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ DEFAULT_RESERVE_GB = 4.0  # CUDA context + cuBLAS/NCCL workspaces (~1-1.5 GiB) +
 
 
 def activation_memory(cfg: MambaConfig, *, micro_batch: int, seq: int, tp: int = 1, precision: str = "bf16",
-                      activation_checkpointing: bool = False, backend: str = "cuda") -> dict:
+                      activation_checkpointing: bool = False, backend: str = "cuda",
+                      loss_chunk_tokens: int = 0) -> dict:
     """Peak activation bytes of one micro-batch on one GPU, with the terms it is made of.
 
     Keys: ``peak`` (bytes), ``moment`` (which row of the module table is largest),
@@ -46,15 +51,16 @@ def activation_memory(cfg: MambaConfig, *, micro_batch: int, seq: int, tp: int =
         raise ValueError(f"micro_batch must be >= 0 and seq >= 1, got {micro_batch}, {seq}")
     check_tp(cfg, tp)
     kw = {"tp": tp, "precision": precision}
+    loss_L = loss_chunk_tokens if 0 < loss_chunk_tokens < seq else seq
     layer = act.layer_saved(cfg, micro_batch, seq, backend=backend, **kw)
-    head = act.head_saved(cfg, micro_batch, seq, backend=backend, **kw)
+    head = act.head_saved(cfg, micro_batch, seq, backend=backend, loss_L=loss_L, **kw)
     head_model = act.head_saved(cfg, micro_batch, seq, backend=backend, with_loss=False, **kw)
     casts = act.weight_casts(cfg, backend=backend, **kw)
     n = cfg.n_layer
     S = sum(t.bytes for t in layer)
     H, H_fwd = sum(t.bytes for t in head), sum(t.bytes for t in head_model)
-    G = act.logits_held_bytes(cfg, micro_batch, seq, **kw)
-    X = act.loss_backward_bytes(cfg, micro_batch, seq, **kw)
+    G = act.logits_held_bytes(cfg, micro_batch, loss_L, **kw)
+    X = act.loss_backward_bytes(cfg, micro_batch, loss_L, **kw)
     C_all = n * sum(t.bytes for t, _ in casts)
     C_unsaved = n * sum(t.bytes for t, saved in casts if not saved)
     I = act.checkpoint_input_bytes(cfg, micro_batch, seq, precision=precision)
@@ -76,7 +82,7 @@ def activation_memory(cfg: MambaConfig, *, micro_batch: int, seq: int, tp: int =
 def plan_memory(cfg: MambaConfig, *, gpus: int, gpu_mem_gb: float, zero: int, tp: int = 1, seq: int = 2048,
                 micro_batch: int = 1, precision: str = "bf16", activation_checkpointing: bool = False,
                 backend: str = "cuda", reserve_gb: float = DEFAULT_RESERVE_GB,
-                reduce_bucket_size: int = REDUCE_BUCKET_SIZE) -> dict:
+                reduce_bucket_size: int = REDUCE_BUCKET_SIZE, loss_chunk_tokens: int = 0) -> dict:
     """Memory of one GPU for a run on ``gpus`` GPUs of ``gpu_mem_gb`` GiB.
 
     Keys (bytes unless named otherwise): ``params_total``, ``params_per_gpu`` (on one TP
@@ -92,7 +98,8 @@ def plan_memory(cfg: MambaConfig, *, gpus: int, gpu_mem_gb: float, zero: int, tp
     states = model_state_bytes(cfg, zero=zero, tp=tp, dp=dp, precision=precision,
                                reduce_bucket_size=reduce_bucket_size)
     acts = activation_memory(cfg, micro_batch=micro_batch, seq=seq, tp=tp, precision=precision,
-                             activation_checkpointing=activation_checkpointing, backend=backend)
+                             activation_checkpointing=activation_checkpointing, backend=backend,
+                             loss_chunk_tokens=loss_chunk_tokens)
     model_states = sum(states.values())
     reserve, capacity = int(reserve_gb * GIB), int(gpu_mem_gb * GIB)
     total = model_states + acts["peak"] + reserve
@@ -127,7 +134,8 @@ def max_micro_batch(cfg: MambaConfig, *, gpus: int, gpu_mem_gb: float, zero: int
 
 
 def predicted_peak_bytes(cfg: MambaConfig, micro_batch: int, seq: int, precision: str = "bf16",
-                         activation_checkpointing: bool = False, backend: str = "cuda") -> int:
+                         activation_checkpointing: bool = False, backend: str = "cuda",
+                         loss_chunk_tokens: int = 0) -> int:
     """Predicted ``torch.cuda.max_memory_allocated()`` of a single-GPU ZeRO-0 training step.
 
     fp32 weights + fp32 gradients + Adam m and v + the activation peak; no reserve (the
@@ -136,5 +144,6 @@ def predicted_peak_bytes(cfg: MambaConfig, micro_batch: int, seq: int, precision
     """
     states = model_state_bytes(cfg, zero=0, tp=1, dp=1, precision=precision)
     acts = activation_memory(cfg, micro_batch=micro_batch, seq=seq, tp=1, precision=precision,
-                             activation_checkpointing=activation_checkpointing, backend=backend)
+                             activation_checkpointing=activation_checkpointing, backend=backend,
+                             loss_chunk_tokens=loss_chunk_tokens)
     return sum(states.values()) + acts["peak"]

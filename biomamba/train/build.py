@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from biomamba.config import from_dict
 from biomamba.model import MambaConfig, MambaLM
 from biomamba.parallel import ParallelDims, parallelize
+from biomamba.rundir import RunDir
 
 from .checkpoint import requested_resume_tag
 from .config import TrainConfig
 
 
 def _checkpoint_model_config(cfg: TrainConfig, tag: str) -> MambaConfig:
-    meta = json.loads((Path(cfg.run_dir) / "checkpoints" / tag / "biomamba_meta.json").read_text())
+    meta = RunDir(cfg.run_dir).read_meta(tag)
     return from_dict(MambaConfig, meta["config"]["model"]).validate()
 
 

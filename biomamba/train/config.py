@@ -58,6 +58,10 @@ class ParallelConfig(Config):
     # bf16 = torch autocast with fp32 master weights: A_log, D and the scan state stay fp32.
     precision: Literal["fp32", "bf16"] = "bf16"
     activation_checkpointing: bool = False
+    # > 0: the head's logits and loss are computed this many positions at a time and recomputed in the
+    # backward (biomamba.ops.xent), so no (tokens, vocab) tensor of the whole micro-batch exists; costs one
+    # extra head matmul. 0: the whole sequence at once.
+    loss_chunk_tokens: int = 0
     gradient_accumulation_steps: int = 1
     backend: Literal["auto", "nccl", "gloo"] = "auto"
     # ZeRO communication buckets (elements). DeepSpeed's default 5e8 costs ~4 GB of fp32 buffers per
@@ -74,6 +78,8 @@ class ParallelConfig(Config):
             raise ConfigError("parallel.tensor_parallel: must be >= 1")
         if self.gradient_accumulation_steps < 1:
             raise ConfigError("parallel.gradient_accumulation_steps: must be >= 1")
+        if self.loss_chunk_tokens < 0:
+            raise ConfigError("parallel.loss_chunk_tokens: must be >= 0 (0 = the whole sequence at once)")
 
 
 @dataclass

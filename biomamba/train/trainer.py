@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 
 from biomamba.config import ConfigError
-from biomamba.io import atomic_write_json, package_versions
+from biomamba.io import atomic_write_json, atomic_write_text, package_versions
 from biomamba.model.flops import flops_per_token
 from biomamba.ops import kernel_report
 from biomamba.parallel import TP_PACKAGES, ParallelDims
+from biomamba.rundir import RunDir
 
 from .config import TrainConfig
 from .engine import Engine, setup_engine
@@ -34,16 +35,16 @@ class NonFiniteLossError(RuntimeError):
 
 
 def write_run_files(cfg: TrainConfig, dims: ParallelDims) -> dict:
-    run_dir = Path(cfg.run_dir)
+    run_dir = RunDir(cfg.run_dir)
     versions = package_versions(("biomamba", "torch", "deepspeed", *TP_PACKAGES, "webdataset", "numpy", "wandb"),
                                 with_git=True)
     # which scan/conv really runs
     versions["kernels"] = kernel_report(cfg.model.scan_impl, dims.device, cfg.model.kernel_impl)
     if dims.is_main:
         print("[biomamba] kernels: " + " ".join(f"{k}={v}" for k, v in versions["kernels"].items()), flush=True)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(cfg.to_yaml())
-        atomic_write_json(run_dir / "versions.json", versions)
+        run_dir.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir.config, cfg.to_yaml())
+        atomic_write_json(run_dir.versions, versions)
     return versions
 
 
