@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from biomamba.eval.config import EVAL_TASKS, EvalConfig
+from biomamba.eval.config import EvalConfig
 from biomamba.config.cli import add_flags, from_flags
 from biomamba.eval.decoding import DecodingConfig
 from biomamba.eval.model_args import add_model_arguments
