@@ -19,7 +19,6 @@ from data_prep.config import (CleanConfig, DownloadConfig, PmcConfig, PubmedConf
                               TokenizerConfig, csv_list)
 from data_prep.progress import setup_logging
 
-DOWNLOAD_FLAGS = ("kind", "base_url", "limit", "retries")
 NEAR_DEDUP_FLAGS = ("near_dup_threshold", "num_perm", "shingle_words")
 TOKENIZER_FLAGS = ("vocab_size", "sample_docs", "max_sentences", "threads")
 
@@ -39,9 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="fetch PubMed baseline/update files or PMC articles").add_subparsers(
         dest="source", required=True)
     p = dl.add_parser("pubmed", help="NLM baseline or update files with MD5 check and resume")
-    add_flags(p, DownloadConfig, DOWNLOAD_FLAGS[:1])
+    add_flags(p, DownloadConfig, ("kind",))
     p.add_argument("--out", required=True, help="folder for the .xml.gz files")
-    add_flags(p, DownloadConfig, DOWNLOAD_FLAGS[1:])
+    add_flags(p, DownloadConfig, ("base_url", "limit", "retries"))
     p = dl.add_parser("pmc", help="PMC Open Access articles from the per-article cloud layout")
     p.add_argument("--ids", required=True, help="file of PMC ids (PMC123 or PMC123.2), one per line")
     p.add_argument("--out", required=True)
