@@ -1,5 +1,9 @@
 """``python -m data_prep <command>``: argument parsing; the work is in :mod:`data_prep.commands`.
 
+The flags of a stage's settings are generated from its dataclass in :mod:`data_prep.config`
+(:func:`~biomamba.config.cli.add_flags`); the flags here are the ones that are not settings
+(outputs, array-task position, ``--force``).
+
 Exit codes: 0 done; 1 some input file could not be read or downloaded (the
 rest was processed; see the summary); 2 bad usage or configuration.
 """
@@ -9,12 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from biomamba.config.cli import add_config_arguments, add_flags
 from data_prep import commands
+from data_prep.config import (CleanConfig, DownloadConfig, PmcConfig, PubmedConfig, ShardConfig, SplitConfig,
+                              TokenizerConfig, csv_list)
 from data_prep.progress import setup_logging
 
-
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+NEAR_DEDUP_FLAGS = ("near_dup_threshold", "num_perm", "shingle_words")
+TOKENIZER_FLAGS = ("vocab_size", "sample_docs", "max_sentences", "threads")
 
 
 def _task_args(p: argparse.ArgumentParser) -> None:
@@ -32,11 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="fetch PubMed baseline/update files or PMC articles").add_subparsers(
         dest="source", required=True)
     p = dl.add_parser("pubmed", help="NLM baseline or update files with MD5 check and resume")
-    p.add_argument("--kind", choices=["baseline", "updates"], default="baseline")
+    add_flags(p, DownloadConfig, ("kind",))
     p.add_argument("--out", required=True, help="folder for the .xml.gz files")
-    p.add_argument("--base-url", default=commands.PUBMED_BASE)
-    p.add_argument("--limit", type=int, default=None, help="only the first N files (for trials)")
-    p.add_argument("--retries", type=int, default=5)
+    add_flags(p, DownloadConfig, ("base_url", "limit", "retries"))
     p = dl.add_parser("pmc", help="PMC Open Access articles from the per-article cloud layout")
     p.add_argument("--ids", required=True, help="file of PMC ids (PMC123 or PMC123.2), one per line")
     p.add_argument("--out", required=True)
@@ -44,27 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default=commands.PMC_BASE)
     p.add_argument("--xml-template", default=commands.PMC_XML_TEMPLATE)
     p.add_argument("--meta-template", default=commands.PMC_META_TEMPLATE)
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--retries", type=int, default=5)
+    add_flags(p, DownloadConfig, ("limit", "retries"))
 
     ex = sub.add_parser("extract", help="XML -> records (JSONL)").add_subparsers(dest="source", required=True)
     p = ex.add_parser("pubmed", help="PubMed XML(.gz) files, in update order")
-    p.add_argument("inputs", nargs="+", metavar="FILE", help="files (or folders) in order: baseline, then updates")
+    add_flags(p, PubmedConfig, ("inputs",))
     p.add_argument("--out", required=True, help="OUT.jsonl (resolved) or a folder of per-file parts (array jobs)")
-    p.add_argument("--languages", type=_csv, default=["eng"], help="comma list of codes, or 'any' (default: eng)")
-    p.add_argument("--keep-retracted", action="store_true")
-    p.add_argument("--keep-title-only", action="store_true", help="keep citations without abstract text")
-    p.add_argument("--min-chars", type=int, default=200)
+    add_flags(p, PubmedConfig, ("languages", "keep_retracted", "keep_title_only", "min_chars"))
     p.add_argument("--force", action="store_true", help="re-extract parts that are up to date")
     _task_args(p)
     p = ex.add_parser("pmc", help="JATS .nxml/.xml files, folders or tarballs")
-    p.add_argument("inputs", nargs="+", metavar="FILE_OR_TAR")
+    add_flags(p, PmcConfig, ("inputs",))
     p.add_argument("--out", required=True, help="OUT.jsonl")
-    p.add_argument("--licenses", choices=["any", "commercial"], default="any")
-    p.add_argument("--languages", type=_csv, default=["eng"])
-    p.add_argument("--keep-notices", action="store_true", help="keep corrections/retraction notices")
-    p.add_argument("--allow-no-body", action="store_true", help="keep articles without body text")
-    p.add_argument("--min-chars", type=int, default=500)
+    add_flags(p, PmcConfig, ("licenses", "languages", "keep_notices", "require_body", "min_chars"))
 
     p = sub.add_parser("resolve", help="apply updates/deletions/versions across extracted parts")
     p.add_argument("parts", nargs="+", metavar="PARTS", help="part folders (natural name order) or part files")
@@ -73,58 +69,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean", help="normalize, PubMed/PMC overlap, exact + near dedup")
     p.add_argument("inputs", nargs="+", metavar="IN.jsonl")
     p.add_argument("--out", required=True)
-    p.add_argument("--no-exact-dedup", action="store_true")
-    p.add_argument("--no-near-dedup", action="store_true")
-    p.add_argument("--near-dup-threshold", type=float, default=0.85)
-    p.add_argument("--num-perm", type=int, default=128)
-    p.add_argument("--shingle-words", type=int, default=5)
-    p.add_argument("--prefer", choices=["fulltext", "abstract"], default="fulltext")
+    add_flags(p, CleanConfig)
 
     p = sub.add_parser("neardedup", help="near-dedup as array stages: signatures, buckets, clusters, filter (or all)")
     p.add_argument("stage", choices=["signatures", "buckets", "clusters", "filter", "all"])
     p.add_argument("inputs", nargs="+", metavar="IN.jsonl", help="the clean stage's output (run with --no-near-dedup)")
     p.add_argument("--work", required=True, help="folder for the stages' outputs; kept records: WORK/out/part-*.jsonl")
     p.add_argument("--part-mb", type=float, default=256.0, help="input bytes per part (one signatures/filter item)")
-    p.add_argument("--near-dup-threshold", type=float, default=0.85)
-    p.add_argument("--num-perm", type=int, default=128)
-    p.add_argument("--shingle-words", type=int, default=5)
+    add_flags(p, CleanConfig, NEAR_DEDUP_FLAGS)
     p.add_argument("--force", action="store_true", help="redo outputs that are up to date")
     _task_args(p)
 
     p = sub.add_parser("split", help="train/val/test by id hash, evaluation documents removed")
     p.add_argument("inputs", nargs="+", metavar="IN.jsonl", help="files, or folders of part-*.jsonl (neardedup's WORK/out)")
     p.add_argument("--out", required=True, help="folder for <split>/part-*.jsonl")
-    p.add_argument("--fractions", default="train=0.98,val=0.01,test=0.01")
-    p.add_argument("--salt", default="biomamba-split-v1")
-    p.add_argument("--exclude-pmids", action="append", default=[], metavar="FILE")
-    p.add_argument("--exclude-bioasq", action="append", default=[], metavar="FILE")
-    p.add_argument("--exclude-pubmedqa", action="append", default=[], metavar="FILE")
-    p.add_argument("--keep-shipped-eval", action="store_true",
-                   help="do not remove the evaluation sets the project ships (removed by default)")
-    p.add_argument("--shard-mb", type=float, default=256.0, help="approximate size of each later token shard")
+    add_flags(p, SplitConfig)
 
     p = sub.add_parser("train-tokenizer", help="SentencePiece BPE on a sample of the train split")
     p.add_argument("inputs", nargs="+", metavar="SPLIT_DIR_OR_JSONL")
     p.add_argument("--out", required=True)
-    p.add_argument("--vocab-size", type=int, default=32000)
-    p.add_argument("--sample-docs", type=int, default=1_000_000)
-    p.add_argument("--max-sentences", type=int, default=5_000_000)
-    p.add_argument("--threads", type=int, default=0)
+    add_flags(p, TokenizerConfig, TOKENIZER_FLAGS)
 
     p = sub.add_parser("shard", help="tokenize split parts into WebDataset token shards")
     p.add_argument("--input", required=True, help="the split output folder")
     p.add_argument("--tokenizer", required=True, help=".model, tokenizer.json or a folder with one")
     p.add_argument("--out", required=True)
-    p.add_argument("--splits", type=_csv, default=None, help="comma list (default: all in the input)")
-    p.add_argument("--batch-docs", type=int, default=256)
-    p.add_argument("--threads", type=int, default=0, help="cores to use (default: all this process may use)")
-    p.add_argument("--workers", type=int, default=0, help="parts sharded at once, one process each (default: auto)")
-    p.add_argument("--verify-existing", action="store_true", help="re-hash finished shards before skipping them")
+    add_flags(p, ShardConfig)
     _task_args(p)
 
     p = sub.add_parser("merge-manifest", help="join shard receipts into each split's manifest.json")
     p.add_argument("out", metavar="SHARD_DIR")
-    p.add_argument("--splits", type=_csv, default=None)
+    p.add_argument("--splits", type=csv_list, default=None)
     p.add_argument("--verify", action="store_true", help="re-hash every shard against its receipt")
 
     p = sub.add_parser("plan", help="estimated wall time and peak memory per stage of a full-baseline run")
@@ -135,10 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=None, help="RESULTS.md with the RATE lines (default: benchmarks/RESULTS.md)")
 
     p = sub.add_parser("run", help="the whole chain from a config (configs/data/*.yaml)")
-    p.add_argument("--config", required=True)
-    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    add_config_arguments(p, required=True)
     p.add_argument("--force", action="store_true", help="rerun stages that are up to date")
-    p.add_argument("overrides", nargs="*", metavar="key.sub=value")
     return ap
 
 

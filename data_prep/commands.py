@@ -1,4 +1,5 @@
-"""Handlers of the subcommands: build the stage config from flags, run it, write stats, print the summary."""
+"""Handlers of the subcommands: build the stage config from its flags (:func:`biomamba.config.cli.from_flags`),
+run it, write stats, print the summary."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import logging
 from pathlib import Path
 
 from biomamba.config import ConfigError
+from biomamba.config.cli import from_flags
 from data_prep.config import CleanConfig, PmcConfig, PubmedConfig, ShardConfig, SplitConfig, TokenizerConfig
-from data_prep.download import PMC_BASE, PMC_META_TEMPLATE, PMC_XML_TEMPLATE, PUBMED_BASE  # noqa: F401 (cli defaults)
+from data_prep.download import PMC_BASE, PMC_META_TEMPLATE, PMC_XML_TEMPLATE  # noqa: F401 (cli defaults)
 from data_prep.stats import StageStats
 from data_prep.tasks import TaskError, task_from_env
 
@@ -35,9 +37,10 @@ def finish(stats: StageStats, path: Path | None = None, config: dict | None = No
     return 1 if stats.failed_inputs or stats.info.get("failures") else 0
 
 
-def _checked(cfg):
+def _checked(cls, args, **values):
+    """``cls`` from the subcommand's flags (plus ``values``), validated; a bad value is a usage error."""
     try:
-        return cfg.validate()
+        return from_flags(cls, args, **values).validate()
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -76,9 +79,7 @@ def cmd_extract(args) -> int:
     if args.source == "pubmed":
         from data_prep.extract_pubmed import extract_pubmed
 
-        cfg = _checked(PubmedConfig(inputs=list(args.inputs), languages=args.languages,
-                                    keep_retracted=args.keep_retracted, keep_title_only=args.keep_title_only,
-                                    min_chars=args.min_chars))
+        cfg = _checked(PubmedConfig, args)
         if out.name.endswith(".jsonl"):
             if (args.num_tasks or 1) != 1 or (args.task_index or 0) != 0:
                 raise UsageError("--task-index/--num-tasks need a parts folder as --out (not a .jsonl file); "
@@ -95,9 +96,7 @@ def cmd_extract(args) -> int:
 
     if not out.name.endswith(".jsonl"):
         raise UsageError(f"--out must be a .jsonl file, got {out}")
-    cfg = _checked(PmcConfig(inputs=list(args.inputs), licenses=args.licenses, languages=args.languages,
-                             keep_notices=args.keep_notices, require_body=not args.allow_no_body,
-                             min_chars=args.min_chars))
+    cfg = _checked(PmcConfig, args)
     return finish(extract_pmc(args.inputs, out, cfg))
 
 
@@ -119,9 +118,7 @@ def cmd_resolve(args) -> int:
 def cmd_clean(args) -> int:
     from data_prep.clean import clean
 
-    cfg = _checked(CleanConfig(exact_dedup=not args.no_exact_dedup, near_dedup=not args.no_near_dedup,
-                               near_dup_threshold=args.near_dup_threshold, num_perm=args.num_perm,
-                               shingle_words=args.shingle_words, prefer=args.prefer))
+    cfg = _checked(CleanConfig, args)
     out = Path(args.out)
     return finish(clean(args.inputs, out, cfg), stats_path_for(out), {"clean": cfg.to_dict()})
 
@@ -130,8 +127,7 @@ def cmd_neardedup(args) -> int:
     from data_prep.neardedup import NearDedupError, Plan
     from data_prep.neardedup_cluster import run_all, run_stage
 
-    cfg = _checked(CleanConfig(near_dup_threshold=args.near_dup_threshold, num_perm=args.num_perm,
-                               shingle_words=args.shingle_words))
+    cfg = _checked(CleanConfig, args)
     work = Path(args.work)
     try:
         plan = Plan.make(args.inputs, work, cfg, args.part_mb)
@@ -155,24 +151,11 @@ def expand_jsonl_inputs(inputs: list[str]) -> list[str]:
     return out
 
 
-def parse_fractions(text: str) -> dict[str, float]:
-    out = {}
-    for item in text.split(","):
-        if "=" not in item:
-            raise UsageError(f"--fractions: {item!r} should look like train=0.98")
-        k, v = item.split("=", 1)
-        out[k.strip()] = float(v)
-    return out
-
-
 def cmd_split(args) -> int:
     from data_prep.decontam import ExclusionFileError, load_exclusions
     from data_prep.split import split
 
-    cfg = _checked(SplitConfig(fractions=parse_fractions(args.fractions), salt=args.salt,
-                               exclude_pmids=args.exclude_pmids, exclude_bioasq=args.exclude_bioasq,
-                               exclude_pubmedqa=args.exclude_pubmedqa, exclude_shipped=not args.keep_shipped_eval,
-                               shard_mb=args.shard_mb))
+    cfg = _checked(SplitConfig, args)
     try:
         ex = load_exclusions(**cfg.exclusion_files())
     except ExclusionFileError as exc:
@@ -184,8 +167,7 @@ def cmd_split(args) -> int:
 def cmd_train_tokenizer(args) -> int:
     from data_prep.train_tokenizer import train_tokenizer
 
-    cfg = _checked(TokenizerConfig(vocab_size=args.vocab_size, sample_docs=args.sample_docs,
-                                   max_sentences=args.max_sentences, threads=args.threads))
+    cfg = _checked(TokenizerConfig, args)
     out = Path(args.out)
     try:
         stats = train_tokenizer(args.inputs, out, cfg)
@@ -199,8 +181,7 @@ def cmd_shard(args) -> int:
     from data_prep.merge_manifest import merge_manifests
     from data_prep.shard import shard
 
-    cfg = _checked(ShardConfig(splits=args.splits or [], batch_docs=args.batch_docs, threads=args.threads,
-                               workers=args.workers, verify_existing=args.verify_existing))
+    cfg = _checked(ShardConfig, args)
     task_index, num_tasks = _tasks(args)
     input_dir, out = Path(args.input), Path(args.out)
     splits = cfg.splits or sorted(p.name for p in input_dir.iterdir() if (p / "parts.json").is_file())

@@ -1,8 +1,8 @@
 """Typed configuration of the preparation chain (``configs/data/*.yaml``).
 
-Each stage has its own section; the command-line subcommands fill the same
-dataclasses from their flags, so ``run`` and the individual commands apply the
-same rules.  Relative paths are relative to the current directory.
+Each stage has its own section; the command-line subcommands' flags are generated from the
+same dataclasses (:func:`biomamba.config.cli.add_flags`, help texts below), so ``run`` and the
+individual commands apply the same rules.  Relative paths are relative to the current directory.
 """
 
 from __future__ import annotations
@@ -14,15 +14,32 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from biomamba.config import Config, ConfigError
+from biomamba.config.cli import setting
+
+
+def csv_list(value: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]`` (a comma list flag)."""
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_fractions(text: str) -> dict[str, float]:
+    """``"train=0.98,val=0.01"`` -> ``{"train": 0.98, "val": 0.01}`` (the ``--fractions`` flag)."""
+    out = {}
+    for item in text.split(","):
+        if "=" not in item:
+            raise ConfigError(f"--fractions: {item!r} should look like train=0.98")
+        k, v = item.split("=", 1)
+        out[k.strip()] = float(v)
+    return out
 
 
 @dataclass
 class DownloadConfig(Config):
     enabled: bool = False
-    kind: Literal["baseline", "updates"] = "baseline"
-    base_url: str = "https://ftp.ncbi.nlm.nih.gov/pubmed/"
-    limit: int | None = None
-    retries: int = 5
+    kind: Literal["baseline", "updates"] = setting("baseline")
+    base_url: str = setting("https://ftp.ncbi.nlm.nih.gov/pubmed/")
+    limit: int | None = setting(None, help="only the first N files (for trials)")
+    retries: int = setting(5)
     timeout_s: float = 60.0
 
     def check(self) -> None:
@@ -34,11 +51,13 @@ class DownloadConfig(Config):
 
 @dataclass
 class PubmedConfig(Config):
-    inputs: list[str] = field(default_factory=list)
-    languages: list[str] = field(default_factory=lambda: ["eng"])
-    keep_retracted: bool = False
-    keep_title_only: bool = False
-    min_chars: int = 200
+    inputs: list[str] = setting(default_factory=list, positional=True, metavar="FILE",
+                                help="files (or folders) in order: baseline, then updates")
+    languages: list[str] = setting(default_factory=lambda: ["eng"], type=csv_list,
+                                   help="comma list of codes, or 'any' (default: eng)")
+    keep_retracted: bool = setting(False)
+    keep_title_only: bool = setting(False, help="keep citations without abstract text")
+    min_chars: int = setting(200)
 
     def check(self) -> None:
         if self.min_chars < 0:
@@ -58,22 +77,22 @@ class PubmedConfig(Config):
 
 @dataclass
 class PmcConfig(Config):
-    inputs: list[str] = field(default_factory=list)
-    licenses: Literal["any", "commercial"] = "any"
-    languages: list[str] = field(default_factory=lambda: ["eng"])
-    keep_notices: bool = False
-    require_body: bool = True
-    min_chars: int = 500
+    inputs: list[str] = setting(default_factory=list, positional=True, metavar="FILE_OR_TAR")
+    licenses: Literal["any", "commercial"] = setting("any")
+    languages: list[str] = setting(default_factory=lambda: ["eng"], type=csv_list)
+    keep_notices: bool = setting(False, help="keep corrections/retraction notices")
+    require_body: bool = setting(True, flag="--allow-no-body", help="keep articles without body text")
+    min_chars: int = setting(500)
 
 
 @dataclass
 class CleanConfig(Config):
-    exact_dedup: bool = True
-    near_dedup: bool = True
-    near_dup_threshold: float = 0.85
-    num_perm: int = 128
-    shingle_words: int = 5
-    prefer: Literal["fulltext", "abstract"] = "fulltext"
+    exact_dedup: bool = setting(True)
+    near_dedup: bool = setting(True)
+    near_dup_threshold: float = setting(0.85)
+    num_perm: int = setting(128)
+    shingle_words: int = setting(5)
+    prefer: Literal["fulltext", "abstract"] = setting("fulltext")
 
     def check(self) -> None:
         if not 0.0 < self.near_dup_threshold <= 1.0:
@@ -86,15 +105,17 @@ class CleanConfig(Config):
 
 @dataclass
 class SplitConfig(Config):
-    fractions: dict[str, float] = field(default_factory=lambda: {"train": 0.98, "val": 0.01, "test": 0.01})
-    salt: str = "biomamba-split-v1"
-    exclude_pmids: list[str] = field(default_factory=list)
-    exclude_bioasq: list[str] = field(default_factory=list)
-    exclude_pubmedqa: list[str] = field(default_factory=list)
+    fractions: dict[str, float] = setting(default_factory=lambda: {"train": 0.98, "val": 0.01, "test": 0.01},
+                                          cli_default="train=0.98,val=0.01,test=0.01", convert=parse_fractions)
+    salt: str = setting("biomamba-split-v1")
+    exclude_pmids: list[str] = setting(default_factory=list, action="append", metavar="FILE")
+    exclude_bioasq: list[str] = setting(default_factory=list, action="append", metavar="FILE")
+    exclude_pubmedqa: list[str] = setting(default_factory=list, action="append", metavar="FILE")
     # Decontamination is the default: the evaluation sets this project ships (data_prep.decontam.SHIPPED_EVAL_SETS)
     # are removed from every split on top of the files named above; false only to study contamination.
-    exclude_shipped: bool = True
-    shard_mb: float = 256.0
+    exclude_shipped: bool = setting(True, flag="--keep-shipped-eval",
+                                    help="do not remove the evaluation sets the project ships (removed by default)")
+    shard_mb: float = setting(256.0, help="approximate size of each later token shard")
 
     def exclusion_files(self) -> dict[str, list[str]]:
         """Keyword arguments of :func:`data_prep.decontam.load_exclusions`: named files plus the shipped sets."""
@@ -126,12 +147,12 @@ class SplitConfig(Config):
 @dataclass
 class TokenizerConfig(Config):
     path: str | None = None  # use an existing tokenizer (.model / tokenizer.json) instead of training
-    vocab_size: int = 32000
-    sample_docs: int = 1_000_000
-    max_sentences: int = 5_000_000
+    vocab_size: int = setting(32000)
+    sample_docs: int = setting(1_000_000)
+    max_sentences: int = setting(5_000_000)
     max_sentence_chars: int = 8192
     character_coverage: float = 0.9999
-    threads: int = 0
+    threads: int = setting(0)
 
     def check(self) -> None:
         if self.path is None and self.vocab_size < 300:
@@ -142,11 +163,14 @@ class TokenizerConfig(Config):
 
 @dataclass
 class ShardConfig(Config):
-    splits: list[str] = field(default_factory=list)  # empty: every split in split.fractions
-    batch_docs: int = 256
-    threads: int = 0  # cores to use (0: all available to this process)
-    workers: int = 0  # parts sharded at once, one process each (0: min(cores, parts))
-    verify_existing: bool = False
+    splits: list[str] = setting(default_factory=list, type=csv_list,  # empty: every split in split.fractions
+                                help="comma list (default: all in the input)")
+    batch_docs: int = setting(256)
+    # cores to use (0: all available to this process)
+    threads: int = setting(0, help="cores to use (default: all this process may use)")
+    # parts sharded at once, one process each (0: min(cores, parts))
+    workers: int = setting(0, help="parts sharded at once, one process each (default: auto)")
+    verify_existing: bool = setting(False, help="re-hash finished shards before skipping them")
 
     def check(self) -> None:
         if self.batch_docs < 1:

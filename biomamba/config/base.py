@@ -140,9 +140,10 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from a mapping; unknown keys are errors."""
-    if data is None:
-        data = {}
+    """Build dataclass ``cls`` from a mapping; unknown keys are errors (old names in ``renamed_keys`` are moved)."""
+    from .renames import renamed
+
+    data = renamed(cls, data or {}, prefix)
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -254,9 +255,11 @@ T = typing.TypeVar("T")
 
 
 def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> T:
-    """YAML file (optional) + dotted overrides -> validated dataclass tree."""
-    data = load_yaml(path) if path else {}
-    data = apply_overrides(data, overrides or [])
+    """YAML file (optional) + dotted overrides -> validated dataclass tree (old key names read as the new ones)."""
+    from .renames import renamed_override, renamed_tree
+
+    data = renamed_tree(cls, load_yaml(path)) if path else {}
+    data = apply_overrides(data, [renamed_override(cls, ov) for ov in overrides or []])
     cfg = from_dict(cls, data)
     if isinstance(cfg, Config):
         cfg.validate()

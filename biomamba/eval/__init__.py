@@ -8,10 +8,12 @@ scoring; the modules here are shared:
 * ``finetune_examples`` -- BioASQ questions -> training examples and batches
 * ``scoring`` -- the model interface (:class:`~biomamba.eval.scoring.CausalLMScorer`)
 * ``adapters`` / ``model_loading`` -- MambaLM, Hugging Face models, model directories
+* ``decoding`` -- :class:`~biomamba.eval.decoding.DecodingConfig`, how a model answers (eval, fine-tuning, ``answer``)
 * ``answering`` -- model -> BioASQ answers / PubMedQA labels
-* ``lm_metrics`` -- cross-entropy, perplexity, bits per byte
+* ``lm_stats`` -- the one nll/tokens/bytes accumulator -> loss, perplexity, bits per byte (also training and dev)
+* ``lm_metrics`` -- cross-entropy, perplexity, bits per byte of texts
 * ``runner`` -- :func:`~biomamba.eval.runner.evaluate_model`, driven by ``config.EvalConfig``
 * ``model_dirs`` -- which checkpoint a model path means (``PATH@TAG``, a run's ``best.json``), its stored tokenizer
-* ``decoding_args`` -- command-line options for how a model answers
+* ``model_args`` -- command-line options for which model runs where
 * ``report`` -- ``launcher/evaluate.py``: several models on the same sets -> report.md/json/png
 """

@@ -16,25 +16,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable
 
 from biomamba.eval.bioasq.data import Question
-from biomamba.eval.bioasq.submission import MAX_FACTOID_CANDIDATES, Answer, cap_words
+from biomamba.eval.bioasq.submission import Answer, cap_words
+from biomamba.eval.decoding import DecodingConfig
 from biomamba.eval.prompting import TokenizerLike
 from biomamba.eval.pubmedqa.data import PUBMEDQA_LABELS, PubMedQAItem
 from biomamba.eval.qa_formats import bioasq_prompt, clean_item, first_line, pubmedqa_prompt, split_list_items
 from biomamba.eval.scoring import ScoringModel
-
-
-@dataclass
-class DecodingSettings:
-    max_prompt_tokens: int = 1024
-    max_exact_tokens: int = 32
-    max_ideal_tokens: int = 200
-    factoid_candidates: int = MAX_FACTOID_CANDIDATES
-    repeat_question: bool = True
-    ideal_answers: bool = True  # False: skip generating them (fast dev checks; ROUGE then scores 0)
 
 
 def choose_option(model: ScoringModel, tokenizer: TokenizerLike, prompt_ids: list[int], options: Iterable[str]):
@@ -74,7 +64,7 @@ def factoid_candidates(
 
 
 def answer_bioasq_question(
-    model: ScoringModel, tokenizer: TokenizerLike, question: Question, settings: DecodingSettings
+    model: ScoringModel, tokenizer: TokenizerLike, question: Question, settings: DecodingConfig
 ) -> Answer:
     """Exact answer (by type) and ideal answer for one question."""
     answer = Answer(id=question.id, type=question.type)
@@ -102,10 +92,10 @@ def answer_bioasq(
     model: ScoringModel,
     tokenizer: TokenizerLike,
     questions: list[Question],
-    settings: DecodingSettings | None = None,
+    settings: DecodingConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Answer]:
-    settings = settings or DecodingSettings()
+    settings = settings or DecodingConfig()
     answers = []
     for i, q in enumerate(questions):
         answers.append(answer_bioasq_question(model, tokenizer, q, settings))
@@ -118,10 +108,10 @@ def answer_pubmedqa(
     model: ScoringModel,
     tokenizer: TokenizerLike,
     items: list[PubMedQAItem],
-    settings: DecodingSettings | None = None,
+    settings: DecodingConfig | None = None,
 ) -> dict[str, str]:
     """{PMID: "yes" | "no" | "maybe"} by comparing the three answers' likelihoods."""
-    settings = settings or DecodingSettings()
+    settings = settings or DecodingConfig()
     out = {}
     for item in items:
         ids = pubmedqa_prompt(tokenizer, item, settings.max_prompt_tokens, settings.repeat_question).ids

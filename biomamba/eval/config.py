@@ -1,4 +1,7 @@
-"""Configuration of an evaluation run (``launcher/evaluate.py`` and the fine-tuning dev check)."""
+"""Configuration of an evaluation run (``launcher/evaluate.py`` and the fine-tuning dev check).
+
+The report's command-line flags are generated from these fields (:func:`biomamba.config.cli.add_flags`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from biomamba.config import Config, ConfigError
+from biomamba.config.cli import setting
+from biomamba.eval.decoding import DecodingConfig
 
 EVAL_TASKS = ("bioasq", "pubmedqa", "lm")
 
@@ -23,27 +28,26 @@ class EvalConfig(Config):
       ``lm_texts`` (name -> path, field ``text``).
     """
 
-    tasks: list[str] = field(default_factory=lambda: ["bioasq"])
-    bioasq_gold: str | None = None
+    tasks: list[str] = setting(default_factory=lambda: ["bioasq"], choices=EVAL_TASKS)
+    bioasq_gold: str | None = setting(None, help="BioASQ golden file: answered and scored; its snippets and ideal "
+                                                 "answers are also LM test sets")
     submission_out: str | None = None
-    pubmedqa_data: str | None = None
-    pubmedqa_ground_truth: str | None = None
+    pubmedqa_data: str | None = setting(None, help="PubMedQA questions (ori_pqal.json)")
+    pubmedqa_ground_truth: str | None = setting(None, help="PubMedQA labels of the test PMIDs "
+                                                           "(test_ground_truth.json)")
     lm_texts: dict[str, str] = field(default_factory=dict)
-    lm_max_texts: int | None = None
-    lm_max_length: int = 2048
-    lm_batch_size: int = 4
-    max_prompt_tokens: int = 1024
-    max_exact_tokens: int = 32
-    max_ideal_tokens: int = 200
-    factoid_candidates: int = 5
-    repeat_question: bool = True
-    # False skips generating ideal answers: much faster (e.g. dev-set checks on exact answers); ROUGE then scores 0.
-    ideal_answers: bool = True
-    missing: Literal["zero", "skip"] = "zero"
-    rouge_stemmer: bool = False
+    lm_max_texts: int | None = setting(None, help="texts per LM set, the first in file order (0: all)")
+    lm_max_length: int = setting(2048, help="tokens per scoring window")
+    lm_batch_size: int = setting(4)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    missing: Literal["zero", "skip"] = setting("zero", help="BioASQ questions missing from a submission: score 0 "
+                                                            "(default) or leave out of the averages as the official "
+                                                            "jar does (-e 9)")
+    rouge_stemmer: bool = setting(False, flag="--stemmer", help="Porter-stem words before ROUGE")
     # 95 % bootstrap intervals in the comparison report: resamples of the questions / documents, and their seed.
-    bootstrap_resamples: int = 1000
-    bootstrap_seed: int = 0
+    bootstrap_resamples: int = setting(1000, help="resamples for the 95%% bootstrap intervals and paired "
+                                                  "differences (0: none)")
+    bootstrap_seed: int = setting(0)
 
     def check(self) -> None:
         unknown = [t for t in self.tasks if t not in EVAL_TASKS]
@@ -58,11 +62,11 @@ class EvalConfig(Config):
             )
         if "lm" in self.tasks and not (self.bioasq_gold or self.lm_texts):
             raise ConfigError("lm_texts: the lm task needs texts; set bioasq_gold=PATH or lm_texts.NAME=PATH.jsonl")
-        for name in ("lm_max_length", "lm_batch_size", "max_prompt_tokens", "max_exact_tokens", "max_ideal_tokens"):
+        for name in ("lm_max_length", "lm_batch_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be positive, got {getattr(self, name)}")
-        if not 1 <= self.factoid_candidates <= 5:
-            raise ConfigError(f"factoid_candidates: BioASQ accepts 1 to 5, got {self.factoid_candidates}")
+        if self.decoding.max_prompt_tokens is None:
+            raise ConfigError("decoding.max_prompt_tokens: must be set for an evaluation, e.g. 1024")
         if self.bootstrap_resamples < 0:
             raise ConfigError(f"bootstrap_resamples: must be >= 0 (0: no intervals), got {self.bootstrap_resamples}")
         if self.lm_max_texts is not None and self.lm_max_texts <= 0:

@@ -23,14 +23,13 @@ every target is scored exactly once.
 from __future__ import annotations
 
 import json
-import math
 import os
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
+from biomamba.eval.lm_stats import LMStats
 from biomamba.eval.prompting import IGNORE_INDEX, TokenizerLike
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
@@ -47,26 +46,6 @@ def nll_sum(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
         logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
     )
     return float(loss), int((labels != IGNORE_INDEX).sum())
-
-
-@dataclass
-class LMStats:
-    tokens: int = 0
-    bytes: int = 0
-    nll_sum: float = 0.0
-
-    def to_dict(self) -> dict:
-        if self.tokens == 0 or self.bytes == 0:
-            raise ValueError("nothing was scored: no target tokens or no text bytes")
-        ce = self.nll_sum / self.tokens
-        return {
-            "tokens": self.tokens,
-            "bytes": self.bytes,
-            "nll_sum": self.nll_sum,
-            "cross_entropy": ce,
-            "perplexity": math.exp(ce),
-            "bits_per_byte": self.nll_sum / (math.log(2) * self.bytes),
-        }
 
 
 def text_windows(
@@ -132,7 +111,7 @@ def evaluate_texts(
         if not text.strip():
             continue
         per_bytes.append(len(text.encode("utf-8")))
-        stats.bytes += per_bytes[-1]
+        stats.add(0.0, 0, per_bytes[-1])
         new = list(text_windows(tokenizer.encode(text), tokenizer.eos_id, max_length, stride))
         windows += new
         owner += [len(per_bytes) - 1] * len(new)
@@ -145,8 +124,7 @@ def evaluate_texts(
         for row, (row_nll, row_n) in enumerate(zip(*_row_nll(logits, labels))):
             per_nll[owner[first + row]] += row_nll
             per_tokens[owner[first + row]] += row_n
-            stats.nll_sum += row_nll
-            stats.tokens += row_n
+            stats.add(row_nll, row_n, 0)
     return {**stats.to_dict(), "per_text": {"nll": per_nll, "tokens": per_tokens, "bytes": per_bytes}}
 
 

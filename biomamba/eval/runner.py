@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from biomamba.eval.answering import DecodingSettings, answer_bioasq, answer_pubmedqa
+from biomamba.eval.answering import answer_bioasq, answer_pubmedqa
 from biomamba.eval.bioasq.data import load_bioasq
 from biomamba.eval.bioasq.scorer import score_phase_b
 from biomamba.eval.bioasq.submission import answer_to_json, write_submission
@@ -20,17 +20,6 @@ from biomamba.eval.prompting import TokenizerLike
 from biomamba.eval.pubmedqa.data import load_ground_truth, load_pubmedqa
 from biomamba.eval.pubmedqa.metrics import score_pubmedqa
 from biomamba.eval.scoring import CausalLMScorer
-
-
-def _settings(cfg: EvalConfig) -> DecodingSettings:
-    return DecodingSettings(
-        max_prompt_tokens=cfg.max_prompt_tokens,
-        max_exact_tokens=cfg.max_exact_tokens,
-        max_ideal_tokens=cfg.max_ideal_tokens,
-        factoid_candidates=cfg.factoid_candidates,
-        repeat_question=cfg.repeat_question,
-        ideal_answers=cfg.ideal_answers,
-    )
 
 
 def _pubmedqa(model: CausalLMScorer, tokenizer: TokenizerLike, cfg: EvalConfig, loads: list) -> dict:
@@ -44,7 +33,7 @@ def _pubmedqa(model: CausalLMScorer, tokenizer: TokenizerLike, cfg: EvalConfig, 
             f"{cfg.pubmedqa_data} lacks {len(absent)} ground-truth PMIDs (e.g. {absent[:3]}); "
             "give the file holding the test questions (ori_pqal.json)"
         )
-    predictions = answer_pubmedqa(model, tokenizer, [by_pmid[p] for p in truth], _settings(cfg))
+    predictions = answer_pubmedqa(model, tokenizer, [by_pmid[p] for p in truth], cfg.decoding)
     # Per-question outcomes: the report's bootstrap intervals, paired tests and baselines resample them.
     rows = [{"id": p, "truth": truth[p], "prediction": predictions[p]} for p in truth]
     return {**score_pubmedqa(predictions, truth), "per_question": rows}
@@ -70,7 +59,7 @@ def evaluate_model(
     if "bioasq" in cfg.tasks:
         t0 = time.perf_counter()
         tick = (lambda done, total: progress("bioasq", done, total)) if progress else None
-        answers = answer_bioasq(model, tokenizer, questions, _settings(cfg), tick)
+        answers = answer_bioasq(model, tokenizer, questions, cfg.decoding, tick)
         if cfg.submission_out:
             submitted = write_submission(answers, cfg.submission_out)["questions"]
         else:

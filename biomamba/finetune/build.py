@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from biomamba.config import ConfigError
-from biomamba.eval.answering import DecodingSettings
+from biomamba.eval.decoding import DecodingConfig
 from biomamba.eval.bioasq.data import BioASQFormatError, Question, load_bioasq
 from biomamba.eval.finetune_examples import build_bioasq_examples
 from biomamba.eval.prompting import TrainingExample
@@ -73,17 +73,15 @@ def examples_for(cfg: FinetuneConfig, questions: list[Question], tokenizer, what
                  verbose: bool = True) -> list[TrainingExample]:
     ft = cfg.finetune
     examples, report = build_bioasq_examples(questions, tokenizer, ft.max_length, tuple(ft.answer_kinds),
-                                             ft.max_answer_tokens, ft.repeat_question)
+                                             ft.max_answer_tokens, ft.decoding.repeat_question)
     if verbose and not report.ok:
         print(f"[biomamba] {what}: {report.summary()}", flush=True)
     return examples
 
 
-def decoding_settings(cfg: FinetuneConfig) -> DecodingSettings:
-    ft = cfg.finetune
-    return DecodingSettings(max_prompt_tokens=ft.max_length - ft.max_exact_tokens, max_exact_tokens=ft.max_exact_tokens,
-                            max_ideal_tokens=ft.max_ideal_tokens, factoid_candidates=ft.factoid_candidates,
-                            repeat_question=ft.repeat_question, ideal_answers=ft.dev_ideal_answers)
+def decoding_settings(cfg: FinetuneConfig) -> DecodingConfig:
+    """``finetune.decoding`` with its prompt budget resolved (null: what ``finetune.max_length`` leaves)."""
+    return cfg.finetune.decoding.with_prompt_budget(cfg.finetune.max_length)
 
 
 def _check_dev_has(cfg: FinetuneConfig, dev: list[Question]) -> None:

@@ -12,16 +12,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from biomamba.config import Config, ConfigError
 from biomamba.eval.bioasq.scorer import SCORE_KEYS
+from biomamba.eval.decoding import DecodingConfig
 from biomamba.train.config import InitConfig, TrainConfig
 
 ANSWER_KINDS = ("exact", "ideal")
 # What dev_eval reports: the answer-token loss of the dev examples and the official BioASQ scores.
 DEV_LOSS_METRICS = ("dev_loss", "dev_ppl", "dev_bpb")
 DEV_METRICS = DEV_LOSS_METRICS + tuple(f"dev_{k}" for k in SCORE_KEYS)
+
+
+@dataclass
+class DevDecodingConfig(DecodingConfig):
+    """Answering the dev questions: the training prompt budget (null: ``max_length - max_exact_tokens``) and,
+    by default, no ideal answers (slow: one generation per dev question; only the dev ROUGE metrics need them)."""
+
+    max_prompt_tokens: Optional[int] = None
+    ideal_answers: bool = False
 
 
 @dataclass
@@ -40,15 +50,17 @@ class FinetuneSection(Config):
     max_length: int = 1024  # tokens per example: prompt (snippets cut to fit) + answer + EOS
     max_answer_tokens: int = 256
     answer_kinds: list[str] = field(default_factory=lambda: list(ANSWER_KINDS))
-    repeat_question: bool = True  # restate the question after the context (see docs/evaluation.md)
     shuffle: bool = True  # shuffle examples each epoch (seeded by `seed` and the epoch)
     epochs: Optional[int] = None  # stop after this many passes; None: until max_steps / early stop
-    # Dev evaluation (answers decoded as in launcher/evaluate.py).
     dev_max_questions: Optional[int] = None  # evaluate on the first N dev questions (by id); None: all
-    dev_ideal_answers: bool = False  # also generate ideal answers (slow) for the dev ROUGE metrics
-    max_exact_tokens: int = 32
-    max_ideal_tokens: int = 200
-    factoid_candidates: int = 5
+    # How the dev questions are answered (as launcher/evaluate.py does); decoding.repeat_question also shapes
+    # the training prompts (evaluate with the same setting).
+    decoding: DevDecodingConfig = field(default_factory=DevDecodingConfig)
+    # Keys of configs written before the decoding section: still read, with a warning.
+    renamed_keys: ClassVar[dict[str, str]] = {
+        "repeat_question": "decoding.repeat_question", "dev_ideal_answers": "decoding.ideal_answers",
+        "max_exact_tokens": "decoding.max_exact_tokens", "max_ideal_tokens": "decoding.max_ideal_tokens",
+        "factoid_candidates": "decoding.factoid_candidates"}
 
     def check(self) -> None:
         if not self.train_json:
@@ -63,14 +75,13 @@ class FinetuneSection(Config):
         unknown = [k for k in self.answer_kinds if k not in ANSWER_KINDS]
         if unknown or not self.answer_kinds:
             raise ConfigError(f"finetune.answer_kinds: {unknown or 'empty'}; choose from {list(ANSWER_KINDS)}")
-        for key in ("max_length", "max_answer_tokens", "max_exact_tokens", "max_ideal_tokens"):
+        for key in ("max_length", "max_answer_tokens"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"finetune.{key}: must be >= 1, got {getattr(self, key)}")
-        if self.max_exact_tokens >= self.max_length:
-            raise ConfigError(f"finetune.max_exact_tokens={self.max_exact_tokens} leaves no room for the prompt "
-                              f"in finetune.max_length={self.max_length}")
-        if not 1 <= self.factoid_candidates <= 5:
-            raise ConfigError(f"finetune.factoid_candidates: BioASQ accepts 1 to 5, got {self.factoid_candidates}")
+        if self.decoding.max_exact_tokens >= self.max_length:
+            raise ConfigError(f"finetune.decoding.max_exact_tokens={self.decoding.max_exact_tokens} (formerly "
+                              f"finetune.max_exact_tokens) leaves no room for the prompt in "
+                              f"finetune.max_length={self.max_length}")
         for key in ("epochs", "dev_max_questions"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"finetune.{key}: must be >= 1 or null, got {getattr(self, key)}")
@@ -118,6 +129,6 @@ class FinetuneConfig(TrainConfig):
                               f"{list(DEV_METRICS)}")
         if metric and self.finetune.dev_fraction == 0:
             raise ConfigError(f"eval.select_metric={metric}: there is no dev split (finetune.dev_fraction=0)")
-        if metric and metric.startswith("dev_rouge") and not self.finetune.dev_ideal_answers:
-            raise ConfigError(f"eval.select_metric={metric}: set finetune.dev_ideal_answers=true to generate the "
-                              "ideal answers it scores")
+        if metric and metric.startswith("dev_rouge") and not self.finetune.decoding.ideal_answers:
+            raise ConfigError(f"eval.select_metric={metric}: set finetune.decoding.ideal_answers=true (formerly "
+                              "finetune.dev_ideal_answers) to generate the ideal answers it scores")

@@ -21,28 +21,30 @@ decides which checkpoint is kept, so it is computed as precisely as it cheaply c
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
 import torch.distributed as dist
 
 from biomamba.eval.adapters import recurrent_greedy
-from biomamba.eval.answering import DecodingSettings, answer_bioasq
+from biomamba.eval.answering import answer_bioasq
 from biomamba.eval.bioasq.data import Question
 from biomamba.eval.bioasq.scorer import score_phase_b
 from biomamba.eval.bioasq.submission import answer_to_json
+from biomamba.eval.decoding import DecodingConfig
 from biomamba.eval.finetune_examples import collate_examples
+from biomamba.eval.lm_stats import LMStats
 from biomamba.eval.prompting import TokenizerLike, TrainingExample
 from biomamba.eval.report.scores import bioasq_scores_that_apply
 from biomamba.eval.scoring import CausalLMScorer
 from biomamba.parallel import ParallelDims
+from biomamba.train.distributed import collective_cpu
 from biomamba.train.loss import token_nll
 
 
 class DevEvaluator:
     def __init__(self, questions: list[Question], examples: list[TrainingExample], tokenizer: TokenizerLike,
-                 settings: DecodingSettings, micro_batch: int, *, dims: ParallelDims = ParallelDims()):
+                 settings: DecodingConfig, micro_batch: int, *, dims: ParallelDims = ParallelDims()):
         self.questions, self.examples, self.tokenizer, self.settings = questions, examples, tokenizer, settings
         self.micro_batch, self.dims, self.dp_group = micro_batch, dims, dims.dp_group
         self.dp = (dims.dp_rank, dims.dp)
@@ -71,27 +73,25 @@ class DevEvaluator:
                               pad_id=self.pad_id, name="dev")
 
     @torch.no_grad()
-    def answer_loss(self, model, share: tuple[int, int]) -> torch.Tensor:
-        """[nll, tokens, bytes] summed over this rank's share of the dev examples."""
+    def answer_loss(self, model, share: tuple[int, int]) -> LMStats:
+        """nll, tokens and bytes summed over this rank's share of the dev examples."""
         device = next(model.parameters()).device
-        totals = torch.zeros(3, dtype=torch.float64)
+        stats = LMStats()
         mine = self._mine(self.examples, share)
         for i in range(0, len(mine), self.micro_batch):
             batch = collate_examples(mine[i : i + self.micro_batch], self.pad_id)
             nll, mask = token_nll(model(batch["input_ids"].to(device)), batch["labels"].to(device), self.dims)
-            totals += torch.tensor([nll.sum().item(), mask.sum().item(), batch["bytes"].sum().item()],
-                                   dtype=torch.float64)
-        return totals
+            stats.add_batch(nll, mask, batch["bytes"])
+        return stats
 
-    def _gather(self, totals: torch.Tensor, answers: list[dict], share: tuple[int, int]):
+    def _gather(self, stats: LMStats, answers: list[dict], share: tuple[int, int]):
         """Sum the loss totals and concatenate the answers of all data-parallel shares."""
         if share[1] == 1 or not dist.is_initialized():
-            return totals, answers
-        t = totals.cuda() if dist.get_backend(self.dp_group) == "nccl" else totals
-        dist.all_reduce(t, group=self.dp_group)
+            return stats, answers
+        stats = stats.reduced(lambda t: collective_cpu(t, group=self.dp_group))
         parts: list = [None] * share[1]
         dist.all_gather_object(parts, answers, group=self.dp_group)
-        return t.cpu(), [a for part in parts for a in part]
+        return stats, [a for part in parts for a in part]
 
     # ----- the hook -----
     def __call__(self, model) -> dict:
@@ -100,20 +100,18 @@ class DevEvaluator:
         was_training = model.training
         model.eval()
         try:
-            totals = self.answer_loss(model, share)
+            stats = self.answer_loss(model, share)
             answers = answer_bioasq(self.scorer(model), self.tokenizer, self._mine(self.questions, share),
                                     self.settings)
         finally:
             model.train(was_training)
-        totals, submitted = self._gather(totals, [answer_to_json(a) for a in answers], share)
+        stats, submitted = self._gather(stats, [answer_to_json(a) for a in answers], share)
         scored = score_phase_b(self.questions, {a["id"]: a for a in submitted})
         applicable = bioasq_scores_that_apply(scored.scores, scored.counts, self.settings.ideal_answers)
         out = {f"dev_{k}": v for k, v in applicable.items()}
-        nll, tokens, nbytes = totals.tolist()
-        if tokens:
-            out.update(dev_loss=nll / tokens, dev_ppl=math.exp(min(nll / tokens, 50.0)),
-                       dev_bpb=nll / (math.log(2) * nbytes) if nbytes else float("nan"))
-        out.update(dev_questions=len(self.questions), dev_answer_tokens=int(tokens),
+        if stats.tokens:
+            out.update(stats.short("dev"))
+        out.update(dev_questions=len(self.questions), dev_answer_tokens=stats.tokens,
                    dev_eval_s=time.perf_counter() - t0)
         return out
 

@@ -6,9 +6,9 @@ perplexity it does not depend on the tokenizer, so runs with different vocabular
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from biomamba.eval.lm_stats import LMStats
 
 from .distributed import collective_cpu
 from .loss import token_nll
@@ -19,7 +19,7 @@ def evaluate(model, batches, dims, max_batches: int | None = None, autocast_dtyp
     device = dims.device
     was_training = model.training
     model.eval()
-    totals = torch.zeros(3, dtype=torch.float64)  # nll, tokens, bytes
+    stats = LMStats()
     try:
         for i, batch in enumerate(batches):
             if max_batches is not None and i >= max_batches:
@@ -29,18 +29,11 @@ def evaluate(model, batches, dims, max_batches: int | None = None, autocast_dtyp
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(ids)
             nll, mask = token_nll(logits, labels, dims)
-            totals += torch.tensor([nll.sum().item(), mask.sum().item(), batch["bytes"].sum().item()], dtype=torch.float64)
+            stats.add_batch(nll, mask, batch["bytes"])
     finally:
         model.train(was_training)
-    totals = collective_cpu(totals, group=dims.dp_group)  # TP peers saw the same batches: reduce over DP only
-    nll, tokens, nbytes = totals.tolist()
-    if tokens == 0:
+    # TP peers saw the same batches: reduce over DP only.
+    stats = stats.reduced(lambda t: collective_cpu(t, group=dims.dp_group))
+    if stats.tokens == 0:
         return {"val_tokens": 0}
-    loss = nll / tokens
-    return {
-        "val_loss": loss,
-        "val_ppl": math.exp(min(loss, 50.0)),
-        "val_bpb": nll / (math.log(2) * nbytes) if nbytes else float("nan"),
-        "val_tokens": int(tokens),
-        "val_bytes": int(nbytes),
-    }
+    return {**stats.short("val"), "val_tokens": stats.tokens, "val_bytes": stats.bytes}

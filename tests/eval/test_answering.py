@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from biomamba.eval.answering import (
-    DecodingSettings,
     answer_bioasq_question,
     answer_pubmedqa,
     choose_option,
     factoid_candidates,
 )
 from biomamba.eval.bioasq.data import Question, Snippet
+from biomamba.eval.decoding import DecodingConfig
 from biomamba.eval.pubmedqa.data import PubMedQAItem
 from biomamba.eval.scoring import CausalLMScorer
 
@@ -32,7 +32,7 @@ def question(qtype):
 
 def test_yesno_picks_the_more_likely_answer(toy):
     tok, lm = toy
-    settings = DecodingSettings(max_prompt_tokens=64)
+    settings = DecodingConfig(max_prompt_tokens=64)
     lm.set_next("Answer:", {"no": 0.30, "yes": 0.25})
     a = answer_bioasq_question(CausalLMScorer(lm), tok, question("yesno"), settings)
     assert a.exact == "no" and a.extra["logprob"]["no"] > a.extra["logprob"]["yes"]
@@ -70,7 +70,7 @@ def test_list_answer_is_split_and_deduplicated(toy):
     lm.set_next("guanine", {"\n": 0.9})
     lm.set_next("\n", {"Adenine": 0.9})
     lm.set_next("Adenine", {"<eos>": 0.9})
-    a = answer_bioasq_question(CausalLMScorer(lm), tok, question("list"), DecodingSettings(max_prompt_tokens=64))
+    a = answer_bioasq_question(CausalLMScorer(lm), tok, question("list"), DecodingConfig(max_prompt_tokens=64))
     assert a.exact == ["adenine", "guanine"]
 
 
@@ -78,7 +78,7 @@ def test_ideal_answer_respects_the_length_cap(toy):
     tok, lm = toy
     lm.set_next("Answer:", {"cell": 0.9})
     lm.set_next("cell", {"cell": 0.9})
-    settings = DecodingSettings(max_prompt_tokens=64, max_ideal_tokens=5)
+    settings = DecodingConfig(max_prompt_tokens=64, max_ideal_tokens=5)
     a = answer_bioasq_question(CausalLMScorer(lm), tok, question("summary"), settings)
     assert a.exact is None and a.ideal == "cell cell cell cell cell"
 
@@ -87,12 +87,12 @@ def test_pubmedqa_three_way_choice(toy):
     tok, lm = toy
     lm.set_next("Answer:", {"maybe": 0.4, "yes": 0.3, "no": 0.2})
     items = [PubMedQAItem("123", "Does it ?", ["ctx"])]
-    assert answer_pubmedqa(CausalLMScorer(lm), tok, items, DecodingSettings(max_prompt_tokens=64)) == {"123": "maybe"}
+    assert answer_pubmedqa(CausalLMScorer(lm), tok, items, DecodingConfig(max_prompt_tokens=64)) == {"123": "maybe"}
 
 
 def test_ideal_answers_can_be_skipped(toy):
     tok, lm = toy
     lm.set_next("Answer:", {"no": 0.9})
-    settings = DecodingSettings(max_prompt_tokens=64, ideal_answers=False)
+    settings = DecodingConfig(max_prompt_tokens=64, ideal_answers=False)
     a = answer_bioasq_question(CausalLMScorer(lm), tok, question("yesno"), settings)
     assert (a.exact, a.ideal) == ("no", "")

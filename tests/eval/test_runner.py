@@ -11,6 +11,7 @@ from biomamba.eval.adapters import mamba_lm_scorer
 from biomamba.eval.bioasq.data import load_bioasq
 from biomamba.eval.bioasq.scorer import SCORE_KEYS, score_files
 from biomamba.eval.config import EvalConfig
+from biomamba.eval.decoding import DecodingConfig
 from biomamba.eval.prompting import rank_passages
 from biomamba.eval.runner import evaluate_model
 from biomamba.model import MambaConfig, MambaLM
@@ -23,7 +24,8 @@ def scorer(tokenizer):
 
 
 def small_budgets(**kw):
-    return EvalConfig(max_prompt_tokens=256, max_exact_tokens=6, max_ideal_tokens=12, lm_max_length=128, **kw)
+    return EvalConfig(decoding=DecodingConfig(max_prompt_tokens=256, max_exact_tokens=6, max_ideal_tokens=12),
+                      lm_max_length=128, **kw)
 
 
 def test_bioasq_and_lm_on_the_sample(scorer, tokenizer, repo_root, tmp_path):
@@ -65,7 +67,7 @@ def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="tasks"):
         EvalConfig(tasks=["squad"], bioasq_gold="x").validate()
     with pytest.raises(ConfigError, match="factoid_candidates"):
-        EvalConfig(bioasq_gold="x", factoid_candidates=6).validate()
+        EvalConfig(bioasq_gold="x", decoding=DecodingConfig(factoid_candidates=6)).validate()
 
 
 def test_fixture_files_are_clean(repo_root):

@@ -64,3 +64,17 @@ def test_shipped_bioasq_config_loads_once_its_paths_are_set(repo_root, tmp_path)
     with pytest.raises(ConfigError, match="init.from_pretrained"):
         load_config(FinetuneConfig, repo_root / "configs/finetune/bioasq.yaml",
                     [f"finetune.train_json={repo_root / 'tests/fixtures/eval/training.json'}"])
+
+
+def test_dev_decoding_is_the_eval_decoding_config_and_old_keys_still_load(tiny_config):
+    from biomamba.eval.decoding import DecodingConfig
+    from biomamba.finetune.build import decoding_settings
+
+    cfg = tiny_config()
+    assert isinstance(cfg.finetune.decoding, DecodingConfig) and cfg.finetune.decoding.max_exact_tokens == 8
+    dev = decoding_settings(cfg)  # the prompt budget of the training examples; no ideal answers by default
+    assert (dev.max_prompt_tokens, dev.ideal_answers, dev.repeat_question) == (96 - 8, False, False)
+    with pytest.warns(FutureWarning, match="finetune.max_exact_tokens is now finetune.decoding.max_exact_tokens"):
+        old = tiny_config("finetune.max_exact_tokens=9", "finetune.dev_ideal_answers=true")
+    assert (old.finetune.decoding.max_exact_tokens, old.finetune.decoding.ideal_answers) == (9, True)
+    assert decoding_settings(tiny_config("finetune.decoding.max_prompt_tokens=50")).max_prompt_tokens == 50

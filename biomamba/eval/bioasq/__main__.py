@@ -14,10 +14,12 @@ import argparse
 import json
 import sys
 
+from biomamba.config.cli import add_flags
 from biomamba.eval.bioasq.answer_cli import add_answer_parser, answer_main
 from biomamba.eval.bioasq.data import BioASQFormatError
 from biomamba.eval.bioasq.scorer import score_files
 from biomamba.eval.bioasq.submission import SubmissionFormatError
+from biomamba.eval.config import EvalConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,13 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     score = sub.add_parser("score", help="score a Phase-B submission against a golden file")
     score.add_argument("--gold", required=True, help="BioASQ golden JSON (with exact and ideal answers)")
     score.add_argument("--submission", required=True, help="Phase-B submission JSON")
-    score.add_argument(
-        "--missing",
-        choices=("zero", "skip"),
-        default="zero",
-        help="questions absent from the submission: score 0 (default) or leave out of the averages (official jar -e 9)",
-    )
-    score.add_argument("--stemmer", action="store_true", help="Porter-stem words before ROUGE")
+    add_flags(score, EvalConfig, ("missing", "rouge_stemmer"))
     score.add_argument("--per-question", action="store_true", help="also print each question's scores")
     add_answer_parser(sub)
     args = parser.parse_args(argv)

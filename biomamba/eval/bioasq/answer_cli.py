@@ -12,7 +12,9 @@ import argparse
 import json
 import sys
 
-from biomamba.eval.decoding_args import add_decoding_arguments, add_model_arguments, decoding_settings
+from biomamba.config.cli import add_flags, from_flags
+from biomamba.eval.decoding import DecodingConfig
+from biomamba.eval.model_args import add_model_arguments
 
 
 def add_answer_parser(sub) -> None:
@@ -22,7 +24,7 @@ def add_answer_parser(sub) -> None:
     p.add_argument("--questions", required=True, help="BioASQ task-b JSON: a test batch (answers, if any, are ignored)")
     p.add_argument("--out", required=True, help="submission JSON to write")
     add_model_arguments(p)
-    add_decoding_arguments(p)
+    add_flags(p, DecodingConfig)
 
 
 def answer_main(args: argparse.Namespace) -> int:
@@ -44,7 +46,7 @@ def answer_main(args: argparse.Namespace) -> int:
     name_models([spec])
     scorer, tokenizer = load(spec, args.device, as_dtype(args.dtype))
     with tqdm(total=len(questions), desc=f"{spec.name}: answering", unit="question", file=sys.stderr) as bar:
-        answers = answer_bioasq(scorer, tokenizer, questions, decoding_settings(args),
+        answers = answer_bioasq(scorer, tokenizer, questions, from_flags(DecodingConfig, args),
                                 lambda done, total: bar.update(done - bar.n))
     written = write_submission(answers, args.out)
     print(json.dumps({"model": spec.name, "tag": spec.tag, "questions": len(questions),

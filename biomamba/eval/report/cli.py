@@ -22,8 +22,10 @@ from pathlib import Path
 
 import torch
 
-from biomamba.eval.config import EVAL_TASKS, EvalConfig
-from biomamba.eval.decoding_args import add_decoding_arguments, add_model_arguments
+from biomamba.eval.config import EvalConfig
+from biomamba.config.cli import add_flags, from_flags
+from biomamba.eval.decoding import DecodingConfig
+from biomamba.eval.model_args import add_model_arguments
 
 from .contamination import contamination, evaluation_sets
 from .heldout import heldout_names, read_heldout
@@ -41,26 +43,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--models", nargs="+", required=True, metavar="PATH[@TAG]",
                    help="training runs or checkpoints (a run with best.json: its best checkpoint), BioMamba exports, "
                         "HF or mamba_ssm directories; PATH@TAG picks a training checkpoint")
-    p.add_argument("--tasks", nargs="+", default=["bioasq", "lm"], choices=EVAL_TASKS)
-    p.add_argument("--bioasq-gold", help="BioASQ golden file: answered and scored; its snippets and ideal answers "
-                                         "are also LM test sets")
-    p.add_argument("--pubmedqa-data", help="PubMedQA questions (ori_pqal.json)")
-    p.add_argument("--pubmedqa-ground-truth", help="PubMedQA labels of the test PMIDs (test_ground_truth.json)")
+    # The report's defaults: LM metrics too, and at most 2000 texts per set.
+    add_flags(p, EvalConfig, ("tasks", "bioasq_gold", "pubmedqa_data", "pubmedqa_ground_truth"),
+              defaults={"tasks": ["bioasq", "lm"]})
     p.add_argument("--heldout", nargs="+", default=[], metavar="JSONL_OR_DIR",
                    help="held-out texts: JSONL records with a 'text' field, or folders of them (<prep>/split/test/)")
     p.add_argument("--out", default="eval_report", help="output folder (default: eval_report)")
     add_model_arguments(p)
-    add_decoding_arguments(p)
-    p.add_argument("--lm-max-texts", type=int, default=2000, help="texts per LM set, the first in file order (0: all)")
-    p.add_argument("--lm-max-length", type=int, default=2048, help="tokens per scoring window")
-    p.add_argument("--lm-batch-size", type=int, default=4)
-    p.add_argument("--missing", default="zero", choices=("zero", "skip"), help="BioASQ questions missing from a "
-                   "submission: score 0 (default) or leave out as the official jar does")
+    add_flags(p, DecodingConfig)
+    add_flags(p, EvalConfig, ("lm_max_texts", "lm_max_length", "lm_batch_size", "missing"),
+              defaults={"lm_max_texts": 2000})
     p.add_argument("--names", nargs="+", metavar="NAME", help="display names, one per --models entry (default: from "
                    "the run: scale, data, step; else the folder name)")
-    p.add_argument("--bootstrap-resamples", type=int, default=EvalConfig.bootstrap_resamples,
-                   help="resamples for the 95%% bootstrap intervals and paired differences (0: none)")
-    p.add_argument("--bootstrap-seed", type=int, default=EvalConfig.bootstrap_seed)
+    add_flags(p, EvalConfig, ("bootstrap_resamples", "bootstrap_seed"))
     return p.parse_args(argv)
 
 
@@ -100,15 +95,8 @@ def versions() -> dict:
 def eval_config(args, submission: Path | None) -> EvalConfig:
     # Held-out LM sets are scored here, not by evaluate_model: without a gold file "lm" has nothing left for it.
     tasks = [t for t in args.tasks if t != "lm" or args.bioasq_gold]
-    return EvalConfig(
-        tasks=tasks, bioasq_gold=args.bioasq_gold, submission_out=str(submission) if submission else None,
-        pubmedqa_data=args.pubmedqa_data, pubmedqa_ground_truth=args.pubmedqa_ground_truth,
-        lm_max_texts=args.lm_max_texts or None, lm_max_length=args.lm_max_length, lm_batch_size=args.lm_batch_size,
-        max_prompt_tokens=args.max_prompt_tokens, max_exact_tokens=args.max_exact_tokens,
-        max_ideal_tokens=args.max_ideal_tokens, factoid_candidates=args.factoid_candidates,
-        repeat_question=args.repeat_question, ideal_answers=not args.no_ideal_answers, missing=args.missing,
-        bootstrap_resamples=args.bootstrap_resamples, bootstrap_seed=args.bootstrap_seed,
-    )
+    return from_flags(EvalConfig, args, tasks=tasks, submission_out=str(submission) if submission else None,
+                      lm_max_texts=args.lm_max_texts or None)
 
 
 class _Progress:
@@ -158,7 +146,7 @@ def evaluate_one(spec, args, heldout: dict[str, list[str]], out: Path):
     entry = {
         "model": spec.spec, "name": spec.name, "path": str(spec.path.resolve()), "kind": spec.kind, "tag": spec.tag,
         "tokenizer": tokenizer_info(tokenizer),
-        "scores": flatten_scores(result, cfg.ideal_answers),
+        "scores": flatten_scores(result, cfg.decoding.ideal_answers),
         "submission": str(submission.relative_to(out)) if submission else None,
         "bioasq_counts": result.get("bioasq", {}).get("counts"),
         "warnings": result.get("bioasq", {}).get("warnings", []),
