@@ -61,7 +61,7 @@ def write_shards(out: Path, total_tokens: int, n_shards: int, seed: int = 0) -> 
     per_shard = -(-len(lengths) // n_shards)
     entries = []
     for k in range(n_shards):
-        # mtime=0 (an int) as data_prep/shard.py writes them: no PAX header per tar member
+        # mtime=0 (an int) as data_prep/stages/shard/shard.py writes them: no PAX header per tar member
         writer = ShardWriter(out / f"shard-{k:06d}.tar", np.uint16, mtime=0)
         for i, n in enumerate(lengths[k * per_shard : (k + 1) * per_shard]):
             tokens = rng.integers(1, VOCAB, n, dtype=np.uint16)

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_neardedup.py [--docs 200000] [--tasks 8] [--parallel 2] [--keep DIR]
 
-1. Writes a synthetic corpus (``data_prep.planted_dups``): ``--docs`` documents, ~20% of them
+1. Writes a synthetic corpus (``data_prep.synthetic.planted_dups``): ``--docs`` documents, ~20% of them
    planted copies of an earlier one at measured word-5-gram Jaccard similarities 0.5-0.97.
 2. Baseline: ``python -m data_prep clean IN --no-exact-dedup`` (today's single process: the
    whole MinHash-LSH index in memory), one process.
@@ -100,7 +100,7 @@ def main() -> int:
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--keep", default=None, help="keep the work folder here")
     args = ap.parse_args()
-    from data_prep.planted_dups import planted_corpus
+    from data_prep.synthetic.planted_dups import planted_corpus
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench_neardedup-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -159,7 +159,7 @@ def main() -> int:
         f"RATE neardedup_single_docs_per_core_s {n / single['cpu_s']:.1f}",
         f"RATE neardedup_single_rss_bytes_per_doc {single['rss_mib'] * 2**20 / n:.0f}",
     ])
-    body = f"""Corpus: {n:,} synthetic documents (`data_prep.planted_dups`, seed 17, {size_mb:.0f} MiB JSONL), {len(pairs):,}
+    body = f"""Corpus: {n:,} synthetic documents (`data_prep.synthetic.planted_dups`, seed 17, {size_mb:.0f} MiB JSONL), {len(pairs):,}
 planted near-duplicate pairs at measured word-5-gram Jaccard 0.39-0.99 ({n_high:,} with J >= 0.9). Threshold 0.85,
 128 permutations, 9 bands x 13 rows. Every process single-threaded; peak RSS is the process's own VmHWM, CPU is
 user+system from `wait4`. Measured under load from parallel work (load average at the end: {os.getloadavg()[0]:.1f}),

@@ -40,8 +40,8 @@ def bench_extraction(xml: Path, work: Path, repeats: int = 2) -> dict:
     import pubmed_parser as pp
 
     from data_prep.config import PubmedConfig
-    from data_prep.extract_pubmed import extract_pubmed
-    from data_prep.records import training_text
+    from data_prep.sources.pubmed.extract_pubmed import extract_pubmed
+    from data_prep.common.records import training_text
 
     cfg = PubmedConfig(languages=["any"], keep_retracted=True, keep_title_only=False, min_chars=0)
     out = work / "ours.jsonl"
@@ -74,7 +74,7 @@ def tokenizer_corpus(samples: Path, records: Path, work: Path) -> tuple[Path, in
     per-document cost does not; so when available the tokenizer is trained on the 500
     independent PubMedQA abstracts (12k pieces; production uses 32k).
     """
-    from data_prep.records import dumps, make_record
+    from data_prep.common.records import dumps, make_record
 
     qa = samples / "pubmedqa" / "ori_pqal_test500_subset.json"
     if not qa.is_file():
@@ -101,10 +101,10 @@ def bench_sharding(records: Path, work: Path, threads: int, samples: Path, repea
 
     from biomamba.tokenizer import load_tokenizer
     from data_prep.config import ShardConfig, SplitConfig, TokenizerConfig
-    from data_prep.decontam import Exclusions
-    from data_prep.shard import shard
-    from data_prep.split import split
-    from data_prep.train_tokenizer import train_tokenizer
+    from data_prep.stages.split.decontam import Exclusions
+    from data_prep.stages.shard.shard import shard
+    from data_prep.stages.split.split import split
+    from data_prep.stages.tokenizer.train_tokenizer import train_tokenizer
 
     split_dir = work / "split"
     split([records], split_dir, SplitConfig(fractions={"train": 1.0}, shard_mb=8), Exclusions())  # ~18 parts: all workers busy to the end
@@ -146,7 +146,7 @@ def bench_pmc(samples: Path, work: Path, copies: int = 20, repeats: int = 2) -> 
     import pubmed_parser as pp
 
     from data_prep.config import PmcConfig
-    from data_prep.extract_pmc import extract_pmc
+    from data_prep.sources.pmc.extract_pmc import extract_pmc
 
     files = sorted(p for p in (samples / "pmc").glob("*") if p.suffix in (".nxml", ".xml")) if (samples / "pmc").is_dir() else []
     if not files:
@@ -173,10 +173,10 @@ def bench_pmc(samples: Path, work: Path, copies: int = 20, repeats: int = 2) -> 
 
 def bench_clean_split(records: Path, work: Path) -> dict:
     """Per-core rates of the single-process stages between extraction and sharding (for `data_prep plan`)."""
-    from data_prep.clean import clean
+    from data_prep.stages.clean.clean import clean
     from data_prep.config import CleanConfig, SplitConfig
-    from data_prep.decontam import Exclusions
-    from data_prep.split import split
+    from data_prep.stages.split.decontam import Exclusions
+    from data_prep.stages.split.split import split
 
     t0 = time.process_time()
     st = clean([records], work / "clean.jsonl", CleanConfig(near_dedup=False))
@@ -193,7 +193,7 @@ def peak_rss_of_extraction(xml: Path, out: Path) -> float:
     # ru_maxrss across exec, which would hide the child's own growth.
     code = ("import sys; sys.path.insert(0, %r)\n"
             "from data_prep.config import PubmedConfig\n"
-            "from data_prep.extract_pubmed import extract_pubmed\n"
+            "from data_prep.sources.pubmed.extract_pubmed import extract_pubmed\n"
             "extract_pubmed([%r], %r, PubmedConfig(languages=['any']), force=True)\n"
             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
             "print(int(hwm) / 2**20)\n") % (str(REPO), str(xml), str(out))

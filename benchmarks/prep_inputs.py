@@ -42,7 +42,7 @@ def source_records(samples: Path) -> tuple[list[bytes], str]:
     if records:
         return records + qa, (f"all {len(records)} real NLM records of {len(files)} files in {samples / 'pubmed'} "
                               f"+ {len(qa)} PubMedQA abstracts as MEDLINE citations")
-    from data_prep.sample_corpus import baseline_xml
+    from data_prep.synthetic.sample_corpus import baseline_xml
 
     records = [m.group(0) for m in _RECORD.finditer(baseline_xml())]
     return records, f"{len(records)} synthetic sample citations (real samples not found at {samples})"

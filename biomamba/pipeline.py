@@ -107,7 +107,7 @@ def _mark_done(work: Path, stage: str, inputs: dict) -> None:
 def decontamination_overrides(cfg: PipelineConfig) -> list[str]:
     """The evaluation set this pipeline reports on is removed from the training data (shipped sets already are)."""
     from biomamba.config import load_yaml
-    from data_prep.decontam import SHIPPED_EVAL_SETS
+    from data_prep.stages.split.decontam import SHIPPED_EVAL_SETS
 
     gold = Path(cfg.eval_gold) if Path(cfg.eval_gold).exists() else REPO / cfg.eval_gold
     if str(gold.resolve()) in {str(Path(p).resolve()) for p in SHIPPED_EVAL_SETS["bioasq"]}:

@@ -17,7 +17,7 @@ from biomamba.config.cli import add_config_arguments, add_flags
 from data_prep import commands
 from data_prep.config import (CleanConfig, DownloadConfig, PmcConfig, PubmedConfig, ShardConfig, SplitConfig,
                               TokenizerConfig, csv_list)
-from data_prep.progress import setup_logging
+from data_prep.common.progress import setup_logging
 
 NEAR_DEDUP_FLAGS = ("near_dup_threshold", "num_perm", "shingle_words")
 TOKENIZER_FLAGS = ("vocab_size", "sample_docs", "max_sentences", "threads")

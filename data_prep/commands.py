@@ -11,9 +11,9 @@ from pathlib import Path
 from biomamba.config import ConfigError
 from biomamba.config.cli import from_flags
 from data_prep.config import CleanConfig, PmcConfig, PubmedConfig, ShardConfig, SplitConfig, TokenizerConfig
-from data_prep.download import PMC_BASE, PMC_META_TEMPLATE, PMC_XML_TEMPLATE  # noqa: F401 (cli defaults)
-from data_prep.stats import StageStats
-from data_prep.tasks import TaskError, task_from_env
+from data_prep.sources.download import PMC_BASE, PMC_META_TEMPLATE, PMC_XML_TEMPLATE  # noqa: F401 (cli defaults)
+from data_prep.common.stats import StageStats
+from data_prep.common.tasks import TaskError, task_from_env
 
 log = logging.getLogger("data_prep")
 
@@ -53,8 +53,8 @@ def _tasks(args) -> tuple[int, int]:
 
 
 def cmd_download(args) -> int:
-    from data_prep.download import download_pmc, download_pubmed
-    from data_prep.http_fetch import FetchError, FetchPolicy
+    from data_prep.sources.download import download_pmc, download_pubmed
+    from data_prep.common.http_fetch import FetchError, FetchPolicy
 
     policy = FetchPolicy(retries=args.retries)
     out = Path(args.out)
@@ -77,7 +77,7 @@ def cmd_download(args) -> int:
 def cmd_extract(args) -> int:
     out = Path(args.out)
     if args.source == "pubmed":
-        from data_prep.extract_pubmed import extract_pubmed
+        from data_prep.sources.pubmed.extract_pubmed import extract_pubmed
 
         cfg = _checked(PubmedConfig, args)
         if out.name.endswith(".jsonl"):
@@ -92,7 +92,7 @@ def cmd_extract(args) -> int:
         except TaskError as exc:
             raise UsageError(str(exc)) from exc
         return finish(stats)
-    from data_prep.extract_pmc import extract_pmc
+    from data_prep.sources.pmc.extract_pmc import extract_pmc
 
     if not out.name.endswith(".jsonl"):
         raise UsageError(f"--out must be a .jsonl file, got {out}")
@@ -101,8 +101,8 @@ def cmd_extract(args) -> int:
 
 
 def cmd_resolve(args) -> int:
-    from data_prep.progress import Progress
-    from data_prep.resolve import ResolveError, resolve
+    from data_prep.common.progress import Progress
+    from data_prep.stages.resolve import ResolveError, resolve
 
     out = Path(args.out)
     if not out.name.endswith(".jsonl"):
@@ -116,7 +116,7 @@ def cmd_resolve(args) -> int:
 
 
 def cmd_clean(args) -> int:
-    from data_prep.clean import clean
+    from data_prep.stages.clean.clean import clean
 
     cfg = _checked(CleanConfig, args)
     out = Path(args.out)
@@ -124,8 +124,8 @@ def cmd_clean(args) -> int:
 
 
 def cmd_neardedup(args) -> int:
-    from data_prep.neardedup import NearDedupError, Plan
-    from data_prep.neardedup_cluster import run_all, run_stage
+    from data_prep.stages.clean.neardedup import NearDedupError, Plan
+    from data_prep.stages.clean.neardedup_cluster import run_all, run_stage
 
     cfg = _checked(CleanConfig, args)
     work = Path(args.work)
@@ -152,8 +152,8 @@ def expand_jsonl_inputs(inputs: list[str]) -> list[str]:
 
 
 def cmd_split(args) -> int:
-    from data_prep.decontam import ExclusionFileError, load_exclusions
-    from data_prep.split import split
+    from data_prep.stages.split.decontam import ExclusionFileError, load_exclusions
+    from data_prep.stages.split.split import split
 
     cfg = _checked(SplitConfig, args)
     try:
@@ -165,7 +165,7 @@ def cmd_split(args) -> int:
 
 
 def cmd_train_tokenizer(args) -> int:
-    from data_prep.train_tokenizer import train_tokenizer
+    from data_prep.stages.tokenizer.train_tokenizer import train_tokenizer
 
     cfg = _checked(TokenizerConfig, args)
     out = Path(args.out)
@@ -178,8 +178,8 @@ def cmd_train_tokenizer(args) -> int:
 
 def cmd_shard(args) -> int:
     from biomamba.tokenizer import TokenizerError, load_tokenizer
-    from data_prep.merge_manifest import merge_manifests
-    from data_prep.shard import shard
+    from data_prep.stages.shard.merge_manifest import merge_manifests
+    from data_prep.stages.shard.shard import shard
 
     cfg = _checked(ShardConfig, args)
     task_index, num_tasks = _tasks(args)
@@ -205,7 +205,7 @@ def cmd_shard(args) -> int:
 
 
 def cmd_merge_manifest(args) -> int:
-    from data_prep.merge_manifest import MergeError, merge_manifests
+    from data_prep.stages.shard.merge_manifest import MergeError, merge_manifests
 
     try:
         manifests = merge_manifests(args.out, args.splits, verify=args.verify)

@@ -111,15 +111,15 @@ class SplitConfig(Config):
     exclude_pmids: list[str] = setting(default_factory=list, action="append", metavar="FILE")
     exclude_bioasq: list[str] = setting(default_factory=list, action="append", metavar="FILE")
     exclude_pubmedqa: list[str] = setting(default_factory=list, action="append", metavar="FILE")
-    # Decontamination is the default: the evaluation sets this project ships (data_prep.decontam.SHIPPED_EVAL_SETS)
+    # Decontamination is the default: the evaluation sets this project ships (data_prep.stages.split.decontam.SHIPPED_EVAL_SETS)
     # are removed from every split on top of the files named above; false only to study contamination.
     exclude_shipped: bool = setting(True, flag="--keep-shipped-eval",
                                     help="do not remove the evaluation sets the project ships (removed by default)")
     shard_mb: float = setting(256.0, help="approximate size of each later token shard")
 
     def exclusion_files(self) -> dict[str, list[str]]:
-        """Keyword arguments of :func:`data_prep.decontam.load_exclusions`: named files plus the shipped sets."""
-        from data_prep.decontam import SHIPPED_EVAL_SETS
+        """Keyword arguments of :func:`data_prep.stages.split.decontam.load_exclusions`: named files plus the shipped sets."""
+        from data_prep.stages.split.decontam import SHIPPED_EVAL_SETS
 
         shipped = SHIPPED_EVAL_SETS if self.exclude_shipped else {"pmids": [], "bioasq": [], "pubmedqa": []}
         return {"pmid_files": shipped["pmids"] + list(self.exclude_pmids),

@@ -24,7 +24,7 @@ from typing import Callable
 
 from biomamba.io import atomic_write_bytes, atomic_write_json, package_versions
 from data_prep.config import PrepConfig, fingerprint
-from data_prep.stats import StageStats
+from data_prep.common.stats import StageStats
 
 log = logging.getLogger("data_prep")
 
@@ -77,13 +77,13 @@ class Chain:
 
 
 def run_pipeline(cfg: PrepConfig, force: bool = False) -> int:
-    from data_prep.clean import clean
-    from data_prep.decontam import load_exclusions
-    from data_prep.download import download_pubmed
-    from data_prep.extract_pmc import extract_pmc
-    from data_prep.extract_pubmed import expand_inputs, extract_pubmed
-    from data_prep.http_fetch import FetchPolicy
-    from data_prep.split import split
+    from data_prep.stages.clean.clean import clean
+    from data_prep.stages.split.decontam import load_exclusions
+    from data_prep.sources.download import download_pubmed
+    from data_prep.sources.pmc.extract_pmc import extract_pmc
+    from data_prep.sources.pubmed.extract_pubmed import expand_inputs, extract_pubmed
+    from data_prep.common.http_fetch import FetchPolicy
+    from data_prep.stages.split.split import split
 
     chain = Chain(cfg, force)
     out = chain.out
@@ -138,7 +138,7 @@ def run_pipeline(cfg: PrepConfig, force: bool = False) -> int:
 
 
 def _tokenizer(chain: Chain, split_dir: Path, split_fp: str) -> Path:
-    from data_prep.train_tokenizer import MODEL_NAME, train_tokenizer
+    from data_prep.stages.tokenizer.train_tokenizer import MODEL_NAME, train_tokenizer
 
     tcfg = chain.cfg.tokenizer
     if tcfg.path:
@@ -155,8 +155,8 @@ def _tokenizer(chain: Chain, split_dir: Path, split_fp: str) -> Path:
 
 def _shards(chain: Chain, split_dir: Path, tokenizer_path: Path) -> int:
     from biomamba.tokenizer import load_tokenizer
-    from data_prep.merge_manifest import merge_manifests
-    from data_prep.shard import shard
+    from data_prep.stages.shard.merge_manifest import merge_manifests
+    from data_prep.stages.shard.shard import shard
 
     scfg = chain.cfg.shard
     splits = scfg.splits or list(chain.cfg.split.fractions)

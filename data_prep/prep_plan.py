@@ -32,7 +32,7 @@ NEEDED = {
     "neardedup_task_base_rss_bytes": "bench_neardedup.py", "neardedup_bucket_members_per_doc": "bench_neardedup.py",
     "neardedup_single_docs_per_core_s": "bench_neardedup.py", "neardedup_single_rss_bytes_per_doc": "bench_neardedup.py",
 }
-EXACT_DEDUP_BYTES_PER_DOC = 70  # data_prep/dedup.py: one 8-byte key in a Python set
+EXACT_DEDUP_BYTES_PER_DOC = 70  # data_prep/stages/clean/dedup.py: one 8-byte key in a Python set
 SIGNATURE_BYTES_PER_DOC = 117 * 4 + 150  # 9 bands x 13 rows of uint32, plus one small array per document
 BUCKET_BYTES_PER_DOC = 8 + 8 + 8 + 1  # band hash, sort order, sorted hashes, "shared" flag
 CLUSTER_BYTES_PER_DOC = 8  # the decisions array

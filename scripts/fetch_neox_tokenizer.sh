@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}"
-exec "$PY" -m data_prep.neox_tokenizer "$@"
+exec "$PY" -m data_prep.stages.tokenizer.neox_tokenizer "$@"

@@ -96,7 +96,7 @@ tokenizer=$(realpath "$tokenizer")
 # natural order) to size the extract array; this also fails early on bad paths.
 nfiles=$(cd "$BIOMAMBA_ROOT" && "$PY" -c '
 import sys
-from data_prep.extract_pubmed import expand_inputs
+from data_prep.sources.pubmed.extract_pubmed import expand_inputs
 print(len(expand_inputs(sys.argv[1:])))' "${inputs[@]}") || bm_die "cannot list the inputs ${inputs[*]}"
 ((nfiles > 0)) || bm_die "no .xml.gz or .xml files in: ${inputs[*]}"
 ((tasks > nfiles)) && tasks=$nfiles
@@ -152,7 +152,7 @@ submit extract --array="0-$((tasks - 1))" "${array[@]}" --output="$work/logs/%x-
 submit resolve "${single[@]}" --output="$work/logs/%x-%j.out" -- \
     resolve "$work/parts" --out "$work/records.jsonl"
 if ((near)); then
-    # Near-dedup as array stages (data_prep/neardedup.py): clean does the exact dedup only,
+    # Near-dedup as array stages (data_prep/stages/clean/neardedup.py): clean does the exact dedup only,
     # and each near-dedup task holds one part or one LSH band, not the whole index.
     submit clean "${single[@]}" --output="$work/logs/%x-%j.out" -- \
         clean "$work/records.jsonl" --out "$work/clean.jsonl" "${clean_user[@]}" --no-near-dedup

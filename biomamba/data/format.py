@@ -27,7 +27,7 @@ document id with dots replaced by ``_`` (``pmid:12345``, ``pmc:PMC1234567``):
 ``versions`` (package versions).  Optional: ``decontamination`` -- which evaluation
 sets were removed from this split ({``version``, ``sets``: [{``kind``, ``path``, ``name``,
 ``sha256``, ``ids``}], ``pmids``, ``pmcids``, ``removed_documents``, ``removed_ids``}; written
-by data_prep's split, see data_prep/decontam.py).  A manifest without it (older
+by data_prep's split, see data_prep/stages/split/decontam.py).  A manifest without it (older
 preparations) stays readable; evaluation then cannot call its metrics clean.
 
 Shards are written to ``<name>.tmp.<pid>`` and renamed (fsync of the file and the
@@ -74,7 +74,7 @@ def encode_tokens(tokens: np.ndarray) -> bytes:
     1-D arrays (every document) take a fast path: the header depends only on dtype and
     length, so it is built once per (dtype, length) by numpy's own header writer and cached;
     ``np.save`` would rebuild it (a dict repr, padding, a format check) for every document.
-    tests/data_prep/test_shard_writer.py checks the bytes against ``np.save``.
+    tests/data_prep/stages/test_shard_writer.py checks the bytes against ``np.save``.
     """
     tokens = np.ascontiguousarray(tokens)
     if tokens.ndim == 1 and not tokens.dtype.hasobject:

@@ -6,7 +6,7 @@ extension, mode 0444, tarfile's default header format), without its per-member d
 Headers of plain members (ASCII name of at most 100 bytes) are patched from one
 ``TarInfo.tobuf`` template — name, size and checksum, the only fields that differ — other
 members go through ``tobuf`` itself.  The bytes are checked against webdataset's in
-tests/data_prep/test_shard_writer.py and test_shard_golden.py.
+tests/data_prep/stages/test_shard_writer.py and test_shard_golden.py.
 """
 
 from __future__ import annotations

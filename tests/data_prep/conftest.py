@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from data_prep.stats import StageStats
+from data_prep.common.stats import StageStats
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +41,8 @@ def assert_balanced(stats_file: Path) -> dict:
 def small_corpus(tmp_path_factory) -> Path:
     """Clean records of the embedded sample (extracted once per session)."""
     from data_prep.config import PubmedConfig
-    from data_prep.extract_pubmed import extract_pubmed
-    from data_prep.sample_corpus import BASELINE_NAME, OUT_DIR, UPDATE_NAME
+    from data_prep.sources.pubmed.extract_pubmed import extract_pubmed
+    from data_prep.synthetic.sample_corpus import BASELINE_NAME, OUT_DIR, UPDATE_NAME
 
     out = tmp_path_factory.mktemp("small_corpus") / "pubmed.jsonl"
     extract_pubmed([OUT_DIR / BASELINE_NAME, OUT_DIR / UPDATE_NAME], out, PubmedConfig())
@@ -53,8 +53,8 @@ def small_corpus(tmp_path_factory) -> Path:
 def sample_splits(tmp_path_factory, small_corpus) -> Path:
     """The sample corpus split into several small parts per split."""
     from data_prep.config import SplitConfig
-    from data_prep.decontam import Exclusions
-    from data_prep.split import split
+    from data_prep.stages.split.decontam import Exclusions
+    from data_prep.stages.split.split import split
 
     out = tmp_path_factory.mktemp("splits")
     split([small_corpus], out, SplitConfig(fractions={"train": 0.8, "val": 0.2}, shard_mb=0.15), Exclusions())
@@ -65,7 +65,7 @@ def sample_splits(tmp_path_factory, small_corpus) -> Path:
 def spm_model(tmp_path_factory, sample_splits) -> Path:
     """A small SentencePiece model trained on the sample's train split."""
     from data_prep.config import TokenizerConfig
-    from data_prep.train_tokenizer import train_tokenizer
+    from data_prep.stages.tokenizer.train_tokenizer import train_tokenizer
 
     out = tmp_path_factory.mktemp("tokenizer")
     train_tokenizer([sample_splits / "train"], out, TokenizerConfig(vocab_size=1000, threads=1))

@@ -4,7 +4,7 @@ The records cover what the shard writer must handle: documents from one word to 
 non-ASCII text, ids with dots (``pmc:PMC1.2``), a 130-character id (tar PAX header), a non-ASCII
 id, metadata present/absent/None, blank lines, bad JSON, a record without ``id``, empty text.
 The tokenizer ``tests/fixtures/data_prep/shard/tokenizer.model`` (600 pieces) was trained once on the
-train texts with data_prep.train_tokenizer's settings (``_train_spm``, one thread) and committed, so
+train texts with data_prep.stages.tokenizer.train_tokenizer's settings (``_train_spm``, one thread) and committed, so
 the golden hashes do not depend on SentencePiece's trainer.  ``python -m tests.data_prep.shard_fixture
 DIR`` writes the split for a look.
 """

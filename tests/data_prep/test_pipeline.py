@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from biomamba.data.format import read_manifest
-from data_prep.sample_corpus import (
+from data_prep.synthetic.sample_corpus import (
     BASELINE_NAME,
     OUT_DIR,
     UPDATE_NAME,

@@ -1,7 +1,7 @@
 """``shard`` writes the same bytes as before the writer's speedups (issue #17), in every configuration.
 
 Pinned twice: by the sha256 of each shard written from a fixed split + committed tokenizer
-(recorded with data_prep/shard.py of commit 9b91131, before the rewrite), and against shards
+(recorded with data_prep/stages/shard/shard.py of commit 9b91131, before the rewrite), and against shards
 built here the slow, obvious way (one ``encode`` per document, ``np.save``, webdataset's TarWriter).
 """
 
@@ -20,8 +20,8 @@ import webdataset as wds
 from biomamba.data.format import doc_key, sha256_file
 from biomamba.tokenizer import load_tokenizer
 from data_prep.config import ShardConfig
-from data_prep.shard import shard
-from data_prep.shard_workers import ThreadShare
+from data_prep.stages.shard.shard import shard
+from data_prep.stages.shard.shard_workers import ThreadShare
 
 from .shard_fixture import write_split
 
@@ -82,7 +82,7 @@ def test_shards_equal_a_document_by_document_reference(fixed_split, tmp_path):
 
 
 def test_shard_workers_does_not_import_shard():
-    """No import circle: data_prep.shard imports data_prep.shard_workers, which gets the work function passed in."""
+    """No import circle: data_prep.stages.shard.shard imports data_prep.stages.shard.shard_workers, which gets the work function passed in."""
     tree = ast.parse((Path(__file__).resolve().parents[2] / "data_prep" / "shard_workers.py").read_text())
     modules = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]

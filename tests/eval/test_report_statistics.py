@@ -194,7 +194,7 @@ def _manifest(tmp_path, name, record):
 
 
 def test_contamination_status_from_training_manifests(repo_root, tmp_path):
-    from data_prep.decontam import load_exclusions
+    from data_prep.stages.split.decontam import load_exclusions
 
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps({"questions": [{"id": "q", "type": "yesno", "body": "?", "exact_answer": "yes",

@@ -1,7 +1,7 @@
 """Was an evaluation set removed from a model's training data?  Read from the data's shard manifests.
 
 An evaluation set counts as *removed* from one training dataset when that dataset's manifest has a
-``decontamination`` record (data_prep/decontam.py) that lists the same file (sha256) or whose
+``decontamination`` record (data_prep/stages/split/decontam.py) that lists the same file (sha256) or whose
 excluded PMIDs cover every PMID the evaluation file references.  Per model and set the status is
 
 * ``clean`` -- removed from every training dataset;
@@ -28,7 +28,7 @@ CLEAN, CONTAMINATED, UNKNOWN = "clean", "contaminated", "unknown"
 
 def evaluation_sets(args) -> dict[str, dict]:
     """``{set: {"files", "pmids", "prefixes"}}`` of the sets this evaluation scores (BioASQ, PubMedQA)."""
-    from data_prep.decontam import ExclusionFileError, bioasq_pmids, pubmedqa_pmids
+    from data_prep.stages.split.decontam import ExclusionFileError, bioasq_pmids, pubmedqa_pmids
 
     sets = {}
     if args.bioasq_gold:

@@ -1,0 +1,2 @@
+"""split: evaluation documents removed (decontam), then train/val/test by id hash, cut into parts.
+"""

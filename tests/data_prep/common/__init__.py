@@ -1,0 +1,2 @@
+"""Tests of data_prep/common.
+"""

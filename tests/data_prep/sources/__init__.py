@@ -1,0 +1,2 @@
+"""Tests of data_prep/sources (download, PubMed and PMC extraction).
+"""

@@ -1,0 +1,2 @@
+"""Tests of data_prep/stages (resolve, clean, near dedup, split, tokenizer, shard).
+"""
