@@ -299,7 +299,7 @@ def test_mamba2_activation_terms_match_autograd(precision, checkpointing, b, L):
 
 
 def test_mamba2_inventory_and_tp_refusal():
-    from biomamba.plan.cli import resolve_model
+    from biomamba.plan.scales import resolve_model
 
     _, cfg = resolve_model("mamba2-130m")
     assert local_param_count(cfg, 1) == 128_989_632

@@ -5,30 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from biomamba.config import ConfigError, load_config
+from biomamba.config import ConfigError
 from biomamba.model.config import MambaConfig
 
 from .activations import BACKENDS
 from .inventory import check_tp, valid_tp_degrees
 from .memory import DEFAULT_RESERVE_GB, GIB, max_micro_batch, plan_memory
+from .scales import resolve_model, scales_table
 from .states import REDUCE_BUCKET_SIZE
 from .throughput import peak_tflops, throughput
-
-MODEL_DIR = Path(__file__).resolve().parents[2] / "configs" / "model"
-
-
-def resolve_model(spec: str) -> tuple[str, MambaConfig]:
-    """A scale name (configs/model/<name>.yaml) or a path to a model YAML."""
-    path = Path(spec)
-    if not path.is_file():
-        path = MODEL_DIR / f"{spec}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in MODEL_DIR.glob("*.yaml"))
-        raise ValueError(f"--model {spec!r}: no such file and no {MODEL_DIR}/{spec}.yaml; known scales: {known}")
-    return path.stem, load_config(MambaConfig, path)
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="biomamba-plan", description=__doc__,
@@ -167,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         if min(args.gpus, args.seq, args.grad_accum, 1 if args.micro_batch is None else args.micro_batch) < 1:
             raise ValueError("--gpus, --seq, --grad-accum and --micro-batch must be >= 1")
         if args.scales_table:
-            from .scales import scales_table
-
             print(scales_table(gpus=args.gpus, gpu_mem_gb=args.gpu_mem_gb, seq=args.seq,
                                mfu=args.mfu if args.mfu is not None else 0.4, gpu=args.gpu,
                                precision=args.precision, backend=args.backend, reserve_gb=args.reserve_gb,
