@@ -10,6 +10,7 @@ what a task writes never depends on how many tasks there are.
 from __future__ import annotations
 
 import os
+import re
 from typing import Sequence, TypeVar
 
 T = TypeVar("T")
@@ -35,6 +36,12 @@ def task_from_env(task_index: int | None, num_tasks: int | None) -> tuple[int, i
     if not 0 <= task_index < num_tasks:
         raise TaskError(f"--task-index {task_index} is outside 0..{num_tasks - 1}")
     return task_index, num_tasks
+
+
+def natural_key(name: str) -> list:
+    """Sort ``pubmed25n0009`` before ``pubmed25n0010`` and ``x2`` before ``x10``: the order inputs
+    found in a folder are listed (and so dealt to tasks) in."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def my_items(items: Sequence[T], task_index: int, num_tasks: int) -> list[T]:

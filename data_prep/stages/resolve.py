@@ -20,7 +20,6 @@ and the kept records are then streamed from the parts, so the output is in
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +27,11 @@ import numpy as np
 from data_prep.common.jsonl import AtomicJsonlWriter, iter_lines, remove_stale_temps
 from data_prep.sources.pubmed.pubmed_part import INDEX_STATUS, part_files, part_stem
 from data_prep.common.stats import StageStats
+from data_prep.common.tasks import natural_key
 
 
 class ResolveError(RuntimeError):
     pass
-
-
-def natural_key(name: str) -> list:
-    """Sort ``pubmed25n0009`` before ``pubmed25n0010`` and ``x2`` before ``x10``."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def find_parts(paths: list[str | Path]) -> list[Path]:

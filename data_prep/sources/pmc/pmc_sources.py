@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from data_prep.stages.resolve import natural_key
 from data_prep.common.stats import StageStats
 from data_prep.common.streams import DecompressedReader, StreamError, iter_decompressed
+from data_prep.common.tasks import natural_key
 
 ARTICLE_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")

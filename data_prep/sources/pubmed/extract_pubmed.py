@@ -16,9 +16,9 @@ from pathlib import Path
 from data_prep.config import PubmedConfig
 from data_prep.common.progress import Progress
 from data_prep.sources.pubmed.pubmed_part import extract_part, part_stem
-from data_prep.stages.resolve import natural_key, resolve
+from data_prep.stages.resolve import resolve
 from data_prep.common.stats import StageStats
-from data_prep.common.tasks import TaskError, my_items
+from data_prep.common.tasks import TaskError, my_items, natural_key
 
 log = logging.getLogger("data_prep")
 INPUT_SUFFIXES = (".xml.gz", ".xml")

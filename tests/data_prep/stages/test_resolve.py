@@ -6,7 +6,8 @@ import pytest
 
 from data_prep.config import PubmedConfig
 from data_prep.sources.pubmed.pubmed_part import extract_part
-from data_prep.stages.resolve import ResolveError, find_parts, natural_key, resolve
+from data_prep.common.tasks import natural_key
+from data_prep.stages.resolve import ResolveError, find_parts, resolve
 
 from ..conftest import read_jsonl
 
