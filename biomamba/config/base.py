@@ -24,9 +24,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A configuration problem; the message names the key and the fix."""
+from .errors import ConfigError
+from .renames import renamed, renamed_override, renamed_tree
 
 
 def _type_name(tp: Any) -> str:
@@ -141,8 +140,6 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     """Build dataclass ``cls`` from a mapping; unknown keys are errors (old names in ``renamed_keys`` are moved)."""
-    from .renames import renamed
-
     data = renamed(cls, data or {}, prefix)
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
@@ -256,8 +253,6 @@ T = typing.TypeVar("T")
 
 def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> T:
     """YAML file (optional) + dotted overrides -> validated dataclass tree (old key names read as the new ones)."""
-    from .renames import renamed_override, renamed_tree
-
     data = renamed_tree(cls, load_yaml(path)) if path else {}
     data = apply_overrides(data, [renamed_override(cls, ov) for ov in overrides or []])
     cfg = from_dict(cls, data)

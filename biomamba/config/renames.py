@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import warnings
+import typing
 from typing import Any
 
-from .base import ConfigError, _hints
+from .errors import ConfigError
 
 
 def _moves(cls: Any) -> dict[str, str]:
@@ -53,7 +54,7 @@ def renamed_tree(cls: type, data: dict, prefix: str = "") -> dict:
     data = renamed(cls, data, prefix)
     if not dataclasses.is_dataclass(cls) or not isinstance(data, dict):
         return data
-    hints = _hints(cls)
+    hints = typing.get_type_hints(cls)
     return {k: renamed_tree(hints[k], v, f"{prefix}{k}.") if k in hints and isinstance(v, dict) else v
             for k, v in data.items()}
 
@@ -71,7 +72,7 @@ def renamed_override(cls: type, override: str) -> str:
             _warn(".".join(out + [part]), ".".join(out + new))
             part, parts = new[0], new[1:] + parts
         out.append(part)
-        hints = _hints(node) if dataclasses.is_dataclass(node) else {}
+        hints = typing.get_type_hints(node) if dataclasses.is_dataclass(node) else {}
         node = hints.get(part)
     if out == key.strip().lstrip("-").split("."):
         return override

@@ -28,10 +28,15 @@ IGNORE_INDEX = -100
 NllFn = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
 
 
+def ignore_mask(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labels with ignored positions set to 0, the mask of scored positions)."""
+    mask = labels != IGNORE_INDEX
+    return labels.masked_fill(~mask, 0), mask
+
+
 def token_nll_full_vocab(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token nll in fp32 (0 where the label is ``IGNORE_INDEX``) and the mask of scored tokens."""
-    mask = labels != IGNORE_INDEX
-    safe = labels.masked_fill(~mask, 0)
+    safe, mask = ignore_mask(labels)
     nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), safe.reshape(-1), reduction="none")
     return nll.view_as(labels) * mask, mask
 

@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 
 from biomamba.model import MambaLM
+from biomamba.ops.xent import ignore_mask
 
 from . import tp_layout
 from .dims import ParallelDims
@@ -95,6 +96,11 @@ class VocabParallelHead(nn.Module):
 
         shared = copy_to_tensor_model_parallel_region(hidden, group=self.tp_group)
         return torch.nn.functional.linear(shared, self.weight)
+
+    @staticmethod
+    def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's loss path (``MambaLM(ids, labels=...)``, :mod:`biomamba.ops.xent`) uses the head's own loss."""
+        return vocab_parallel_token_nll(logits, labels)
 
 
 def _mark_tp(param: nn.Parameter, dim: int) -> None:
@@ -217,8 +223,10 @@ def parallelize(model: MambaLM, dims: ParallelDims) -> MambaLM:
     return model.to(device)
 
 
-def vocab_parallel_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-token NLL from this rank's vocabulary slice of the logits (the same on every TP rank)."""
+def vocab_parallel_token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token fp32 NLL (0 where ignored) from this rank's vocabulary slice of the logits, the same on every
+    TP rank, and the mask of scored tokens: :func:`biomamba.ops.xent.token_nll_full_vocab` under TP."""
     from megatron.core.tensor_parallel import vocab_parallel_cross_entropy
 
-    return vocab_parallel_cross_entropy(logits, target)
+    safe, mask = ignore_mask(labels)
+    return vocab_parallel_cross_entropy(logits.float(), safe) * mask, mask

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator
 
 
 class NonFiniteAt:
-    """The training batches of ``data``, unchanged, with the model's logits made NaN while the
-    micro-batches of ``steps`` train (1 = the first step this process trains; ``ga`` micro-batches a step).
+    """The training batches of ``data``, unchanged, with the model's output (logits, or the training path's
+    per-token loss) made NaN while the micro-batches of ``steps`` train (1 = the first step this process
+    trains; ``ga`` micro-batches a step).
 
     A forward hook on ``model`` does it, and only in training mode: evaluation is left alone.
     ``state_dict``/``load_state_dict`` are the wrapped source's, so checkpoints are unchanged.
@@ -30,6 +31,8 @@ class NonFiniteAt:
 
     def _hook(self, module, _inputs, output):
         if module.training and self._poison:
+            if isinstance(output, tuple):  # the training loss path: (per-token nll, mask)
+                return (output[0] * float("nan"), *output[1:])
             return output * float("nan")
         return None
 

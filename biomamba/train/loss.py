@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-IGNORE_INDEX = -100
+from biomamba.ops.xent import IGNORE_INDEX, token_nll_full_vocab  # noqa: F401  (IGNORE_INDEX: re-exported)
 
 
 def token_nll(logits: torch.Tensor, labels: torch.Tensor, dims=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -15,13 +14,8 @@ def token_nll(logits: torch.Tensor, labels: torch.Tensor, dims=None) -> tuple[to
     hold this rank's vocabulary slice and the vocabulary-parallel cross-entropy of
     :mod:`biomamba.parallel` combines the slices (identical result on every TP rank).
     """
-    mask = labels != IGNORE_INDEX
-    safe = labels.masked_fill(~mask, 0)
     if dims is not None and dims.tp > 1:
-        from biomamba.parallel import vocab_parallel_nll
+        from biomamba.parallel import vocab_parallel_token_nll
 
-        nll = vocab_parallel_nll(logits.float(), safe)
-    else:
-        nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), safe.reshape(-1), reduction="none")
-        nll = nll.view_as(labels)
-    return nll * mask, mask
+        return vocab_parallel_token_nll(logits, labels)
+    return token_nll_full_vocab(logits, labels)

@@ -9,7 +9,6 @@ import torch
 
 from .distributed import all_reduce_sum, collective_cpu
 from .engine import Engine
-from .loss import token_nll
 from .metrics import input_tokens
 
 
@@ -46,9 +45,10 @@ def train_step(engine: Engine, micro_batches: list[dict], *, grad_norm: bool = T
     for mb in micro_batches:
         t0 = time.perf_counter()
         ids, labels = mb["input_ids"].to(dims.device), mb["labels"].to(dims.device)
-        logits = ds(ids)  # DeepSpeed enters torch.autocast itself when precision is bf16
-        nll, _ = token_nll(logits, labels, dims)
-        del logits
+        # The model returns the per-token loss (its head's own cross-entropy under TP), so that with
+        # parallel.loss_chunk_tokens the (tokens, vocab) logits exist one chunk at a time (biomamba.ops.xent).
+        # DeepSpeed enters torch.autocast itself when precision is bf16.
+        nll, _ = ds(ids, labels=labels, loss_chunk_tokens=engine.loss_chunk_tokens)
         loss = nll.sum() * scale
         if all_reduce_sum(0.0 if torch.isfinite(loss) else 1.0) == 0.0:  # every rank decides the same
             nll_sum += float(nll.detach().sum())

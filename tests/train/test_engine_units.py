@@ -97,6 +97,8 @@ def test_nonfinite_injection_wraps_the_batches_not_the_loop():
     for mb in data:
         model.train()
         finite.append(bool(torch.isfinite(model(mb["input_ids"])).all()))
+        nll, mask = model(mb["input_ids"], labels=mb["input_ids"])  # the training step's loss path
+        assert bool(torch.isfinite(nll).all()) == finite[-1] and bool(mask.all())
         model.eval()
         assert torch.isfinite(model(mb["input_ids"])).all()  # evaluation is never poisoned
     assert finite == [True, True, False, False, True, True]

@@ -38,6 +38,10 @@ LAYOUTS = {
     "I_tp2_dp2_zero1": (4, ["data.micro_batch_size=4", "parallel.zero_stage=1", "parallel.tensor_parallel=2"]),
     "J_tp2_zero1": (2, ["data.micro_batch_size=8", "parallel.zero_stage=1", "parallel.tensor_parallel=2"]),
     "K_tp2_zero2": (2, ["data.micro_batch_size=8", "parallel.zero_stage=2", "parallel.tensor_parallel=2"]),
+    # the head's loss 7 positions at a time (parallel.loss_chunk_tokens), recomputed in the backward
+    "L_loss_chunk": (1, ["data.micro_batch_size=8", "parallel.zero_stage=1", "parallel.loss_chunk_tokens=7"]),
+    "M_tp2_zero3_loss_chunk": (2, ["data.micro_batch_size=8", "parallel.zero_stage=3", "parallel.tensor_parallel=2",
+                                   "parallel.loss_chunk_tokens=7"]),
     # bf16 autocast (fp32 master weights), ZeRO-1 as on the cluster; compared with each other, not with A
     "bf16_tp1": (1, ["data.micro_batch_size=8", "parallel.zero_stage=1", "parallel.precision=bf16"]),
     "bf16_dp2": (2, ["data.micro_batch_size=4", "parallel.zero_stage=1", "parallel.precision=bf16"]),
