@@ -83,7 +83,7 @@ def test_shards_equal_a_document_by_document_reference(fixed_split, tmp_path):
 
 def test_shard_workers_does_not_import_shard():
     """No import circle: data_prep.stages.shard.shard imports data_prep.stages.shard.shard_workers, which gets the work function passed in."""
-    tree = ast.parse((Path(__file__).resolve().parents[2] / "data_prep" / "shard_workers.py").read_text())
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "data_prep" / "stages" / "shard" / "shard_workers.py").read_text())
     modules = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert modules and not [m for m in modules if m and m.startswith("data_prep")]

@@ -9,6 +9,7 @@ import torch
 
 from biomamba.eval.lm_stats import MAX_LOG_PERPLEXITY, LMStats
 from biomamba.eval.prompting import IGNORE_INDEX
+from biomamba.parallel import ParallelDims
 from biomamba.train.evaluation import evaluate
 from biomamba.train.loss import token_nll
 
@@ -50,11 +51,11 @@ def test_training_validation_matches_the_accumulator():
     ids = torch.tensor([[1, 2, 3, 4], [5, 6, 1, 0]])
     labels = torch.tensor([[2, 3, 4, 5], [6, 1, IGNORE_INDEX, IGNORE_INDEX]])
     batch = {"input_ids": ids, "labels": labels, "bytes": torch.tensor([11, 5])}
-    got = evaluate(model, [batch, batch], torch.device("cpu"), tp_size=1)
+    got = evaluate(model, [batch, batch], ParallelDims())
     expected = LMStats()
     for _ in range(2):
         expected.add_batch(*token_nll(model(ids), labels), batch["bytes"])
     assert got == {**expected.short("val"), "val_tokens": 12, "val_bytes": 32}
     manual = torch.nn.functional.cross_entropy(model(ids).reshape(-1, 7), labels.reshape(-1), reduction="sum")
     assert got["val_loss"] == pytest.approx(2 * manual.item() / 12, rel=1e-6)
-    assert evaluate(model, [], torch.device("cpu"), tp_size=1) == {"val_tokens": 0}
+    assert evaluate(model, [], ParallelDims()) == {"val_tokens": 0}
