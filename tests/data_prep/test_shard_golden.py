@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import webdataset as wds
 
-from biomamba.data.format import doc_key, sha256_file
+from biomamba.data.format import doc_key
+from biomamba.io import sha256_file
 from biomamba.tokenizer import load_tokenizer
 from data_prep.config import ShardConfig
 from data_prep.stages.shard.shard import shard
