@@ -128,6 +128,23 @@ def replace_dir(tmp: str | os.PathLike, out: str | os.PathLike) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _publish(f: IO, tmp: Path, path: Path) -> None:
+    """Flush and fsync the open temporary ``f`` (at ``tmp``), rename it over ``path``, fsync the folder."""
+    f.flush()
+    os.fsync(f.fileno())
+    f.close()
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def _discard(f: IO, tmp: Path) -> None:
+    """Close and delete an unfinished temporary file; ``path`` is left as it was."""
+    if not f.closed:
+        f.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None, *,
                 tmp: str | os.PathLike | None = None) -> Iterator[IO]:
@@ -143,16 +160,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     f = open(tmp, mode, encoding=encoding if "b" not in mode else None)
     try:
         yield f
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        _publish(f, tmp, path)
     except BaseException:
-        if not f.closed:
-            f.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _discard(f, tmp)
         raise
 
 
@@ -201,17 +211,11 @@ class AtomicWriter:
         return self._sha.hexdigest()
 
     def commit(self) -> Path:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-        os.replace(self.tmp, self.path)
-        fsync_dir(self.path.parent)
+        _publish(self._f, self.tmp, self.path)
         return self.path
 
     def abort(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-        self.tmp.unlink(missing_ok=True)
+        _discard(self._f, self.tmp)
 
     def __enter__(self):
         return self
