@@ -18,6 +18,11 @@ import torch
 MAX_LOG_PERPLEXITY = 50.0
 
 
+def perplexity(cross_entropy: float) -> float:
+    """exp of a mean nll per token (nats), capped at exp(:data:`MAX_LOG_PERPLEXITY`); nan stays nan."""
+    return math.exp(min(cross_entropy, MAX_LOG_PERPLEXITY))
+
+
 @dataclass
 class LMStats:
     tokens: int = 0
@@ -47,7 +52,7 @@ class LMStats:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(min(self.cross_entropy, MAX_LOG_PERPLEXITY))
+        return perplexity(self.cross_entropy)
 
     @property
     def bits_per_byte(self) -> float:

@@ -88,7 +88,6 @@ class Engine:
         self.cfg, self.dims, self.ds, self.optimizer, self.scheduler = cfg, dims, ds, optimizer, scheduler
         self.ckpt, self.state, self.data, self.meta = ckpt, state, data, meta
         self.ga = cfg.parallel.gradient_accumulation_steps
-        self.loss_chunk_tokens = cfg.parallel.loss_chunk_tokens
         self.zero_stage = cfg.parallel.zero_stage
         self.autocast_dtype = torch.bfloat16 if cfg.parallel.precision == "bf16" else None
         self.saved_step = -1  # the step of the newest checkpoint this engine saved or resumed from

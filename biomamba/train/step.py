@@ -48,7 +48,7 @@ def train_step(engine: Engine, micro_batches: list[dict], *, grad_norm: bool = T
         # The model returns the per-token loss (its head's own cross-entropy under TP), so that with
         # parallel.loss_chunk_tokens the (tokens, vocab) logits exist one chunk at a time (biomamba.ops.xent).
         # DeepSpeed enters torch.autocast itself when precision is bf16.
-        nll, _ = ds(ids, labels=labels, loss_chunk_tokens=engine.loss_chunk_tokens)
+        nll, _ = ds(ids, labels=labels, loss_chunk_tokens=engine.cfg.parallel.loss_chunk_tokens)
         loss = nll.sum() * scale
         if all_reduce_sum(0.0 if torch.isfinite(loss) else 1.0) == 0.0:  # every rank decides the same
             nll_sum += float(nll.detach().sum())

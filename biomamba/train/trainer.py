@@ -7,7 +7,6 @@ evaluation with model selection, preemption and the non-finite-loss policy.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import torch
 
 from biomamba.config import ConfigError
+from biomamba.eval.lm_stats import perplexity
 from biomamba.io import atomic_write_json, atomic_write_text, package_versions
 from biomamba.model.flops import flops_per_token
 from biomamba.ops import kernel_report
@@ -138,7 +138,7 @@ def _log_step(engine: Engine, logger: MetricsLogger, r: StepResult, t_data: floa
     state, dims = engine.state, engine.dims
     fpt, peak = speed
     rec = {
-        "step": state.step, "loss": r.loss, "ppl": math.exp(min(r.loss, 50.0)), "lr": engine.lr,
+        "step": state.step, "loss": r.loss, "ppl": perplexity(r.loss), "lr": engine.lr,
         "grad_norm": r.grad_norm, "tokens_seen": state.tokens_seen,
         **throughput_record(r.inputs, r.tokens, t_data + r.time_compute_s, dims.world_size, fpt, peak),
         "time_data_s": t_data, "time_compute_s": r.time_compute_s,
