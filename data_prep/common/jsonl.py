@@ -34,16 +34,22 @@ def iter_lines(path: str | Path) -> Iterator[bytes]:
                 yield line if line.endswith(b"\n") else line + b"\n"
 
 
+def parse_record(line: bytes, stats: StageStats | None = None) -> dict | None:
+    """The record of one JSONL line, or None for an invalid one (counted as ``errors['bad_json']``)."""
+    try:
+        return check_record(json.loads(line))
+    except (ValueError, UnicodeDecodeError):
+        if stats is not None:
+            stats.error("bad_json")
+        return None
+
+
 def iter_records(path: str | Path, stats: StageStats | None = None) -> Iterator[tuple[bytes, dict]]:
     """``(raw_line, record)`` per valid line; invalid lines are counted as ``errors['bad_json']``."""
     for line in iter_lines(path):
-        try:
-            rec = check_record(json.loads(line))
-        except (ValueError, UnicodeDecodeError):
-            if stats is not None:
-                stats.error("bad_json")
-            continue
-        yield line, rec
+        rec = parse_record(line, stats)
+        if rec is not None:
+            yield line, rec
 
 
 def remove_stale_temps(path: Path) -> None:

@@ -52,7 +52,7 @@ import numpy as np
 
 from biomamba.io import atomic_open, atomic_write_json, atomic_write_text, sha256_file
 from data_prep.config import CleanConfig, fingerprint
-from data_prep.common.records import check_record
+from data_prep.common.jsonl import parse_record
 from data_prep.common.stats import StageStats
 
 log = logging.getLogger("data_prep")
@@ -153,13 +153,9 @@ def iter_part(plan: Plan, k: int, stats: StageStats | None = None) -> Iterator[t
             pos += len(line)
             if not line.strip():
                 continue
-            try:
-                rec = check_record(json.loads(line))
-            except (ValueError, UnicodeDecodeError):
-                if stats is not None:
-                    stats.error("bad_json")
-                continue
-            yield line, rec
+            rec = parse_record(line, stats)
+            if rec is not None:
+                yield line, rec
 
 
 def receipt_ok(receipt: Path, plan: Plan, *outputs: Path) -> dict | None:
