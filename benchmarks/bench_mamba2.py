@@ -30,6 +30,30 @@ sys.path.insert(0, str(ROOT))
 LOSS_CHUNK = 256
 
 
+def _gemm_floor(cfg, seq: int, iters: int, warmup: int) -> list[float]:
+    """Seconds per repeat of the fwd+bwd matrix products of one batch-1 step (see the module docstring)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    d, T = cfg.d_model, seq
+    rows = 2 * cfg.d_inner + 2 * cfg.ngroups * cfg.d_state + cfg.nheads
+    shapes = [(d, rows), (cfg.d_inner, d)] * cfg.n_layer + [(d, cfg.vocab_size)]  # (in, out) per product
+    ws = [torch.randn(o, i, generator=g) * 0.02 for i, o in shapes]
+    xs = [torch.randn(T, i, generator=g) for i, _ in shapes]
+    dys = [torch.randn(T, o, generator=g) for _, o in shapes]
+    times = []
+    for r in range(warmup + iters):
+        t = time.perf_counter()
+        for w, x in zip(ws, xs):
+            torch.mm(x, w.t())  # forward
+        for w, x, dy in zip(reversed(ws), reversed(xs), reversed(dys)):
+            torch.mm(dy, w)  # input gradient
+            torch.mm(dy.t(), x)  # weight gradient
+        if r >= warmup:
+            times.append(time.perf_counter() - t)
+    return times
+
+
 def _worker(args) -> dict:
     import torch
     import torch.nn.functional as F
@@ -41,6 +65,9 @@ def _worker(args) -> dict:
 
     torch.manual_seed(0)
     cfg = load_config(MambaConfig, ROOT / "configs" / "model" / f"{args.scale}.yaml")
+    if args.impl == "gemm":
+        sec = statistics.median(_gemm_floor(cfg, args.seq, args.iters, args.warmup))
+        return {"seconds": sec, "tokens_per_s": args.seq / sec, "peak_rss_gb": peak_rss_gb(), "iters": args.iters}
     ours = MambaLM(cfg).init_weights(0)
     if args.impl == "hf":
         import transformers
@@ -102,6 +129,9 @@ def main() -> None:
     print(f"forward+backward, batch 1, fp32, {os.environ.get('OMP_NUM_THREADS', 'default')} threads:")
     ours = run("ours", scale, seq, args.iters, args.warmup)
     hf = run("hf", scale, seq, args.iters, args.warmup)
+    floor = run("gemm", scale, seq, args.iters, args.warmup)
+    reachable = hf["seconds"] / floor["seconds"]
+    print(f"  largest reachable speed-up over hf here (hf / gemm-only): {reachable:.2f}x", flush=True)
     long_plain = run("ours", scale, long_seq, 1, 0)
     long_ = run("ours", scale, long_seq, 1, 0, memory_options=True)
     lines = [
@@ -110,14 +140,16 @@ def main() -> None:
     ]
     if not args.quick:
         table = ["| implementation | seq | tokens/s (median) | s/iter | peak RSS (GB) |", "|---|---|---|---|---|"]
-        for r in (ours, hf, long_plain, long_):
+        for r in (ours, hf, floor, long_plain, long_):
             table.append(f"| {r['impl']} | {r['seq']} | {r['tokens_per_s']:.1f} | {r['seconds']:.2f} "
                          f"| {r['peak_rss_gb']:.2f} |")
         body = ("Mamba-2 130m, CPU, batch 1, fp32, fwd+bwd; baseline transformers `Mamba2ForCausalLM` (PyTorch path), "
                 f"warm-up {args.warmup}, {args.iters} timed repeats each, median; glibc settings of the training "
                 "pipeline (`CPU_MALLOC_ENV`). The 2048-token rows are one step each, for peak RSS; "
                 "\"memory options\" = `parallel.activation_checkpointing=true parallel.loss_chunk_tokens="
-                f"{LOSS_CHUNK}` (the BENCH line's row). Load average at the start: {load0:.1f}.\n\n"
+                f"{LOSS_CHUNK}` (the BENCH line's row). \"gemm\" = the model's matrix products alone "
+                f"(forward and both gradients, same shapes): hf / gemm = {reachable:.2f} is the largest speed-up "
+                f"over hf that any fp32 implementation could reach here. Load average at the start: {load0:.1f}.\n\n"
                 + "\n".join(table) + "\n\n```\n" + "\n".join(lines) + "\n```")
         record_results("bench_mamba2", body)
 

@@ -66,7 +66,10 @@ def ssd_chunked(
 
     # 2. state contributed by each chunk (decay to the chunk's end = the mask's last row).
     to_end = decay[..., -1, :]  # (b, c, g, r, Q)
-    chunk_states = torch.einsum("bcsgn,bcgrs,bcsgrp->bcgrpn", Bc, to_end, xdt)
+    # Two-operand products (here and in step 4), each one GEMM batched over (b, c, g) with heads·headdim
+    # as a matrix dimension; the three-operand einsums ran as many small per-head GEMMs (the SSD's
+    # fwd+bwd at 130m/512 on CPU took ~20 % longer).
+    chunk_states = torch.einsum("bcsgrp,bcsgn->bcgrpn", xdt * to_end.permute(0, 1, 4, 2, 3)[..., None], Bc)
 
     # 3. inter-chunk recurrence (one step per chunk).
     chunk_decay = torch.exp(a_cum[..., -1])  # (b, c, g, r)
@@ -81,7 +84,7 @@ def ssd_chunked(
     start = torch.stack(starts, dim=1)  # (b, c, g, r, p, n)
 
     # 4. outputs from the chunk-start states, decayed to each position.
-    y = y + torch.einsum("bclgn,bcgrpn,bcgrl->bclgrp", Cc, start, torch.exp(a_cum))
+    y = y + torch.einsum("bclgn,bcgrpn->bclgrp", Cc, start) * torch.exp(a_cum).permute(0, 1, 4, 2, 3)[..., None]
     y = y.reshape(batch, nchunks * q, nheads, headdim)[:, :length]
     if D is not None:
         y = y + xc * (D.to(cdt)[:, None] if D.dim() == 1 else D.to(cdt))

@@ -110,9 +110,8 @@ def weight_casts(cfg: MambaConfig, *, tp: int = 1, precision: str = "bf16",
     if cfg.is_mamba2:
         e, c = cfg.d_inner // tp, (cfg.d_inner + 2 * cfg.ngroups * cfg.d_state) // tp
         rows, d, k = 2 * e + 2 * (c - e) // 2 + cfg.nheads // tp, cfg.d_model, cfg.d_conv
-        kept = not tp_linears and backend == "cuda"  # elsewhere the projections are in the recomputed mixer
-        casts = [(Term("in_proj weight bf16", rows * d * BF16), kept),
-                 (Term("out_proj weight bf16", d * e * BF16), kept)]
+        casts = [(Term("in_proj weight bf16", rows * d * BF16), not tp_linears),
+                 (Term("out_proj weight bf16", d * e * BF16), not tp_linears)]
         if bias:
             casts += [(Term("in_proj bias bf16", rows * BF16), False), (Term("out_proj bias bf16", d * BF16), False)]
         if backend != "cuda":  # cast inside the recomputed part: not kept for the backward

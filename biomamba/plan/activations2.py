@@ -3,10 +3,10 @@
 Notation as there, plus ``h`` = heads and ``gn = ngroups·d_state`` per TP rank,
 ``c = e + 2·gn`` (conv channels), ``R = 2e + 2gn + h`` (in_proj rows), ``G`` = norm groups per rank.
 
-* ``cpu`` / ``cuda-torch``: the mixer recomputes in_proj → conv1d → chunked SSD → gated norm →
-  out_proj in the backward (:meth:`biomamba.model.mixer2.Mamba2Mixer.forward`), so a block keeps
-  only its norm's tensors and the mixer's input (in_proj's input). Checked against ``saved_tensors_hooks`` in
-  tests/test_plan.py.
+* ``cpu`` / ``cuda-torch``: the mixer recomputes its core, conv1d → chunked SSD → gated norm, in
+  the backward (:meth:`biomamba.model.mixer2.Mamba2Mixer.forward`), so a block keeps its norm's
+  tensors, the projections' inputs and in_proj's output (the core's input). Checked against
+  ``saved_tensors_hooks`` in tests/test_plan.py.
 * ``cuda``: mamba_ssm's Triton ``mamba_chunk_scan_combined`` (keeps its output, the views
   x/dt/B/C and ``dA_cumsum`` (b, h, chunks, chunk_size) fp32), its Triton gated norm (keeps
   x, z, rstd) and causal_conv1d (fused SiLU; keeps its input). Read from mamba_ssm's code.
@@ -26,12 +26,11 @@ def layer_saved_mamba2(cfg: MambaConfig, b: int, L: int, *, tp: int, a: int, bac
     t = [term("norm input = residual stream (fp32)", T * d * FP32), term("norm rstd (fp32)", T * FP32)]
     if backend == "cpu":
         t.append(term("norm x*rstd (composite rms_norm, fp32)", T * d * FP32))
-    if backend != "cuda":  # the recomputed mixer keeps only its input, the block norm's output
-        # (fp32 from the composite rms_norm on CPU: autocast's bf16 cast happens inside the mixer).
-        t.append(term("mixer input (in_proj input, before autocast's cast)", T * d * (FP32 if backend == "cpu" else a)))
-        return t
     t.append(term("in_proj input", T * d * (a if tp == 1 else FP32)))
     t.append(term("zxbcdt = in_proj output (conv input, z and dt are views)", T * R * a))
+    if backend != "cuda":  # the recomputed core (conv1d → SSD → gated norm) keeps only its input, zxbcdt
+        t.append(term("out_proj input (gated norm output)", T * e * a))
+        return t
     t.append(term("A = -exp(A_log) and dt_bias use (fp32, per head)", 2 * h * FP32))
     t.append(term("xBC = SiLU(conv1d) (x, B, C views)", T * c * a))
     q = int(cfg.ssm("chunk_size"))
