@@ -129,11 +129,13 @@ def test_missing_config_fails_before_srun(slurm, cpu_job_args, tmp_path):
 
 @pytest.mark.slow
 def test_time_limit_signal_requeues(slurm, pretrain):
-    # The real path: Slurm itself sends B:USR1 before the time limit (2 min here, so
-    # --signal=B:USR1@90 overrides the script's @120); no signal from the test.  Slurm
-    # checks time limits about every 30 s: the signal comes 30-60 s after the start.
-    job, run_dir = pretrain(sbatch_extra=["--time=2", "--signal=B:USR1@90"])
-    records = slurm.wait_for(job, timeout=240)
+    # The real path: Slurm itself sends B:USR1 before the time limit (5 min here, so
+    # --signal=B:USR1@150 overrides the script's @120); no signal from the test.  sbatch(1):
+    # "the signal may be sent up to 60 seconds earlier than specified", so it comes 90-150 s
+    # after the start. The requeued run gets the same limit and must finish (5 steps) before its
+    # own signal: at least 90 s; the 0-30 s that --time=2 @90 left were once exceeded under CI load.
+    job, run_dir = pretrain(sbatch_extra=["--time=5", "--signal=B:USR1@150"])
+    records = slurm.wait_for(job, timeout=420)
     slurm.assert_completed(records)
     assert records[0]["Restarts"] == "1"
     saved = of(events(run_dir), "checkpointed", 0)

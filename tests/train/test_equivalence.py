@@ -49,8 +49,8 @@ LAYOUTS = {
 FP32 = [n for n in LAYOUTS if n != "A_tp1_dp1_mb8" and not n.startswith("bf16")]
 # bf16 rounds every matmul input to 8 mantissa bits (relative 2^-9 ~ 2e-3) and DP=2 reduces the
 # weight-matrix gradients in bf16, so the runs differ from each other and from fp32 by rounding
-# only: the stated bound is 1e-2 relative on losses and weights over 5 steps (measured on the
-# losses: ~3e-5, see test_bf16_autocast_is_really_on).
+# only: the stated bound is 1e-2 relative on losses and weights over 5 steps (measured: losses
+# 1-3e-5, weights ~3e-3 vs fp32, see test_bf16_autocast_is_really_on).
 BF16_RTOL = 1e-2
 
 
@@ -64,9 +64,7 @@ def runs(tmp_path_factory):
         norms = {r["step"]: r["grad_norm"] for r in records(run_dir) if "grad_norm" in r}
         out[name] = {"losses": losses(run_dir), "weights": sd, "meta": meta, "grad_norms": norms}
     for name in ("bf16_tp1", "bf16_dp2"):  # recorded for the report (pytest -s)
-        ref = out["A_tp1_dp1_mb8"]["losses"]
-        diff = max(abs(out[name]["losses"][s] - ref[s]) / abs(ref[s]) for s in ref)
-        print(name, "max rel. loss diff vs fp32 A:", diff)
+        print(name, "vs fp32 A, max rel. diff: losses", _loss_diff(out, name), "weights", _weight_diff(out, name))
     return out
 
 
@@ -105,14 +103,28 @@ def test_bf16_dp2_matches_bf16_tp1(runs):
     assert ref["losses"][5] < ref["losses"][1]
 
 
+def _loss_diff(runs, name: str) -> float:
+    ref, got = runs["A_tp1_dp1_mb8"]["losses"], runs[name]["losses"]
+    return max(abs(got[s] - ref[s]) / abs(ref[s]) for s in ref)
+
+
+def _weight_diff(runs, name: str) -> float:
+    ref, got = runs["A_tp1_dp1_mb8"]["weights"], runs[name]["weights"]
+    return max(_rel(got[k], ref[k]) for k in ref)
+
+
 @pytest.mark.parametrize("name", ["bf16_tp1", "bf16_dp2"])
 def test_bf16_autocast_is_really_on(runs, name):
-    """Fails if precision=bf16 silently trained in fp32: the losses must differ from the fp32 reference A
-    (same data, init and updates) by more than the 1e-5 that bounds every fp32 layout above, yet stay
-    within BF16_RTOL. Measured 2026-12-04 (CPU, torch 2.13): max 2.8e-5 (bf16_tp1) and 2.2e-5 (bf16_dp2)
-    over the 5 steps (fp32 layouts are held to <= 1e-5 above). The direct check (in_proj computes in bf16
-    inside the engine's forward) is tests/train/test_precision.py."""
-    ref, got = runs["A_tp1_dp1_mb8"]["losses"], runs[name]["losses"]
-    diffs = [abs(got[s] - ref[s]) / abs(ref[s]) for s in ref]
-    assert max(diffs) > 1e-5, diffs
-    assert max(diffs) <= BF16_RTOL, diffs
+    """Fails if precision=bf16 silently trained in fp32: the run must differ from the fp32 reference A
+    (same data, init and updates) far more than any fp32 layout does, yet stay within BF16_RTOL.
+    The final weights are the clear signal. Measured 2026-12-06 (CPU, torch 2.13, Intel Xeon): weights
+    3.1e-3 (bf16_tp1) and 3.2e-3 (bf16_dp2) relative against at most 1.3e-6 for the fp32 layouts; losses
+    0.9e-5 and 1.7e-5 against at most 1.1e-7 (2.8e-5 and 2.2e-5 on an AMD EPYC: the bf16 matmul path
+    depends on the CPU, so no fixed threshold on the losses). The direct check (in_proj computes in
+    bf16 inside the engine's forward) is tests/train/test_precision.py."""
+    fp32_loss = max(_loss_diff(runs, n) for n in FP32)
+    fp32_weights = max(_weight_diff(runs, n) for n in FP32)
+    loss, weights = _loss_diff(runs, name), _weight_diff(runs, name)
+    assert weights > 100 * fp32_weights, (weights, fp32_weights)
+    assert loss > 10 * fp32_loss, (loss, fp32_loss)
+    assert loss <= BF16_RTOL and weights <= BF16_RTOL, (loss, weights)
