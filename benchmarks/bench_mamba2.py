@@ -30,17 +30,15 @@ sys.path.insert(0, str(ROOT))
 LOSS_CHUNK = 256
 
 
-def _gemm_floor(cfg, seq: int, iters: int, warmup: int) -> list[float]:
-    """Seconds per repeat of the fwd+bwd matrix products of one batch-1 step (see the module docstring)."""
+def _gemm_floor(model, seq: int, iters: int, warmup: int) -> list[float]:
+    """Seconds per repeat of the fwd+bwd matrix products of one batch-1 step (see the module docstring):
+    one product per ``nn.Linear`` of ``model`` (in_proj and out_proj per layer, the tied head), on its weight."""
     import torch
 
     g = torch.Generator().manual_seed(0)
-    d, T = cfg.d_model, seq
-    rows = 2 * cfg.d_inner + 2 * cfg.ngroups * cfg.d_state + cfg.nheads
-    shapes = [(d, rows), (cfg.d_inner, d)] * cfg.n_layer + [(d, cfg.vocab_size)]  # (in, out) per product
-    ws = [torch.randn(o, i, generator=g) * 0.02 for i, o in shapes]
-    xs = [torch.randn(T, i, generator=g) for i, _ in shapes]
-    dys = [torch.randn(T, o, generator=g) for _, o in shapes]
+    ws = [m.weight.detach() for m in model.modules() if isinstance(m, torch.nn.Linear)]  # (out, in)
+    xs = [torch.randn(seq, w.shape[1], generator=g) for w in ws]
+    dys = [torch.randn(seq, w.shape[0], generator=g) for w in ws]
     times = []
     for r in range(warmup + iters):
         t = time.perf_counter()
@@ -65,10 +63,10 @@ def _worker(args) -> dict:
 
     torch.manual_seed(0)
     cfg = load_config(MambaConfig, ROOT / "configs" / "model" / f"{args.scale}.yaml")
-    if args.impl == "gemm":
-        sec = statistics.median(_gemm_floor(cfg, args.seq, args.iters, args.warmup))
-        return {"seconds": sec, "tokens_per_s": args.seq / sec, "peak_rss_gb": peak_rss_gb(), "iters": args.iters}
     ours = MambaLM(cfg).init_weights(0)
+    if args.impl == "gemm":
+        sec = statistics.median(_gemm_floor(ours, args.seq, args.iters, args.warmup))
+        return {"seconds": sec, "tokens_per_s": args.seq / sec, "peak_rss_gb": peak_rss_gb(), "iters": args.iters}
     if args.impl == "hf":
         import transformers
 
